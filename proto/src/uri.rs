@@ -1,0 +1,407 @@
+//! SIP, SIPS and TEL URIs (RFC 3261 §19.1, RFC 3966), and hosts (names, IPv4, IPv6
+//! references). Any other scheme parses as an opaque absolute URI so that the message still
+//! parses and the application layer can answer 416 (RFC 4475 §3.3.2).
+//!
+//! A [`Uri`] is a set of views into the input: the user part stays escaped (compare with
+//! [`unescape`] when needed), parameters and URI headers are raw slices read on demand.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::chars::{
+    self, DIGIT, HOST, IPV6, OPAQUE, SCHEME, TEL_NUMBER, URI_HEADERS, URI_PARAM, URI_PASSWORD,
+    URI_USER,
+};
+use crate::scan::Cursor;
+
+/// URI scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme<'b> {
+    Sip,
+    Sips,
+    Tel,
+    /// Any other scheme, as written.
+    Other(&'b [u8]),
+}
+
+/// What kind of host a [`Host`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKind {
+    /// A domain name.
+    Name,
+    /// Dotted-quad IPv4.
+    Ipv4,
+    /// Bracketed IPv6 reference (`[2001:db8::1]`).
+    Ipv6,
+    /// No host (TEL and opaque URIs).
+    None,
+}
+
+/// A host as written (IPv6 keeps its brackets, so it can be copied out unchanged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Host<'b> {
+    pub text: &'b [u8],
+    pub kind: HostKind,
+}
+
+impl<'b> Host<'b> {
+    pub(crate) const NONE: Host<'static> = Host {
+        text: b"",
+        kind: HostKind::None,
+    };
+
+    /// The IP address, for IPv4 hosts and IPv6 references that std can read (the 3-colon
+    /// form RFC 5118 §4.10 asks us to tolerate parses as a host but yields no address).
+    pub fn ip(&self) -> Option<IpAddr> {
+        let s = core::str::from_utf8(self.text).ok()?;
+        match self.kind {
+            HostKind::Ipv4 => s.parse::<Ipv4Addr>().ok().map(IpAddr::V4),
+            HostKind::Ipv6 => s
+                .strip_prefix('[')?
+                .strip_suffix(']')?
+                .parse::<Ipv6Addr>()
+                .ok()
+                .map(IpAddr::V6),
+            _ => None,
+        }
+    }
+}
+
+/// Parse a host at the cursor: `hostname / IPv4address / IPv6reference`.
+pub(crate) fn parse_host<'b>(cur: &mut Cursor<'b>) -> Option<Host<'b>> {
+    let start = cur.pos();
+    if cur.eat(b'[') {
+        let inner = cur.take(&IPV6);
+        if !cur.eat(b']') || !inner.contains(&b':') || inner.len() > 45 {
+            return None;
+        }
+        return Some(Host {
+            text: cur.since(start),
+            kind: HostKind::Ipv6,
+        });
+    }
+    let text = cur.take1(&HOST)?;
+    let kind = if is_ipv4(text) {
+        HostKind::Ipv4
+    } else {
+        // A name: labels of alphanumerics and hyphens, not starting with either separator.
+        if text.first().is_some_and(|&b| b == b'.' || b == b'-')
+            || text.windows(2).any(|w| w == b"..")
+        {
+            return None;
+        }
+        HostKind::Name
+    };
+    Some(Host { text, kind })
+}
+
+fn is_ipv4(s: &[u8]) -> bool {
+    let mut parts = 0;
+    for part in s.split(|&b| b == b'.') {
+        parts += 1;
+        if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        if chars::parse_u32(part).is_none_or(|v| v > 255) {
+            return false;
+        }
+    }
+    parts == 4
+}
+
+/// A parsed URI; all fields borrow from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uri<'b> {
+    pub scheme: Scheme<'b>,
+    /// User part, still escaped (for TEL: the subscriber number).
+    pub user: Option<&'b [u8]>,
+    /// Password (deprecated by RFC 3261, still parsed).
+    pub password: Option<&'b [u8]>,
+    pub host: Host<'b>,
+    pub port: Option<u16>,
+    /// Parameters as written, starting at the first `;` (empty when none).
+    pub params: &'b [u8],
+    /// URI headers after `?`, without the `?` (empty when none).
+    pub headers: &'b [u8],
+    /// The whole URI.
+    pub raw: &'b [u8],
+}
+
+impl<'b> Uri<'b> {
+    /// Parse exactly `s` as a URI; trailing bytes are an error.
+    pub fn parse(s: &'b [u8]) -> Option<Uri<'b>> {
+        let mut cur = Cursor::new(s);
+        let scheme_txt = cur.take1(&SCHEME)?;
+        if !scheme_txt.first()?.is_ascii_alphabetic() || !cur.eat(b':') {
+            return None;
+        }
+        let scheme = if scheme_txt.eq_ignore_ascii_case(b"sip") {
+            Scheme::Sip
+        } else if scheme_txt.eq_ignore_ascii_case(b"sips") {
+            Scheme::Sips
+        } else if scheme_txt.eq_ignore_ascii_case(b"tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other(scheme_txt)
+        };
+        let mut uri = Uri {
+            scheme,
+            user: None,
+            password: None,
+            host: Host::NONE,
+            port: None,
+            params: b"",
+            headers: b"",
+            raw: s,
+        };
+        match scheme {
+            Scheme::Sip | Scheme::Sips => parse_sip(&mut cur, &mut uri)?,
+            Scheme::Tel => {
+                uri.user = Some(cur.take1(&TEL_NUMBER)?);
+                uri.params = uri_params(&mut cur)?;
+            }
+            Scheme::Other(_) => {
+                cur.take1(&OPAQUE)?;
+            }
+        }
+        cur.at_end().then_some(uri)
+    }
+
+    /// True for `sip:` and `sips:` URIs.
+    pub fn is_sip(&self) -> bool {
+        matches!(self.scheme, Scheme::Sip | Scheme::Sips)
+    }
+
+    /// The URI parameters (`;name[=value]`).
+    pub fn params(&self) -> UriParams<'b> {
+        UriParams { rest: self.params }
+    }
+
+    /// Parameter `name` (case-insensitive): `Some(None)` when present without a value.
+    pub fn param(&self, name: &[u8]) -> Option<Option<&'b [u8]>> {
+        self.params()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The `lr` parameter marks a loose router (RFC 3261 §16.4).
+    pub fn is_loose_router(&self) -> bool {
+        self.param(b"lr").is_some()
+    }
+
+    /// `transport=` parameter value.
+    pub fn transport(&self) -> Option<&'b [u8]> {
+        self.param(b"transport").flatten()
+    }
+
+    /// `maddr=` parameter value.
+    pub fn maddr(&self) -> Option<&'b [u8]> {
+        self.param(b"maddr").flatten()
+    }
+}
+
+fn parse_sip<'b>(cur: &mut Cursor<'b>, uri: &mut Uri<'b>) -> Option<()> {
+    let rest = cur.rest();
+    if let Some(at) = memchr::memchr(b'@', rest) {
+        let userinfo = rest.get(..at)?;
+        let (user, password) = match memchr::memchr(b':', userinfo) {
+            Some(c) => (userinfo.get(..c)?, Some(userinfo.get(c + 1..)?)),
+            None => (userinfo, None),
+        };
+        if !chars::all(&URI_USER, user) || !valid_escapes(user) {
+            return None;
+        }
+        if let Some(p) = password {
+            if chars::run(&URI_PASSWORD, p) != p.len() || !valid_escapes(p) {
+                return None;
+            }
+        }
+        uri.user = Some(user);
+        uri.password = password;
+        cur.advance(at + 1);
+    }
+    uri.host = parse_host(cur)?;
+    if cur.eat(b':') {
+        uri.port = Some(parse_port(cur.take1(&DIGIT)?)?);
+    }
+    uri.params = uri_params(cur)?;
+    if cur.eat(b'?') {
+        uri.headers = cur.take1(&URI_HEADERS)?;
+    }
+    Some(())
+}
+
+pub(crate) fn parse_port(digits: &[u8]) -> Option<u16> {
+    chars::parse_u32(digits).and_then(|p| u16::try_from(p).ok())
+}
+
+/// `*( ";" pname [ "=" pvalue ] )` with URI parameter characters; returns the raw section.
+fn uri_params<'b>(cur: &mut Cursor<'b>) -> Option<&'b [u8]> {
+    let start = cur.pos();
+    while cur.eat(b';') {
+        cur.take1(&URI_PARAM)?;
+        if cur.eat(b'=') {
+            cur.take1(&URI_PARAM)?;
+        }
+    }
+    Some(cur.since(start))
+}
+
+/// `%` must be followed by two hex digits.
+fn valid_escapes(s: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(off) = memchr::memchr(b'%', s.get(i..).unwrap_or_default()) {
+        let at = i + off;
+        match (s.get(at + 1), s.get(at + 2)) {
+            (Some(a), Some(b)) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i = at + 3,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Iterator over URI parameters (`;name[=value]`).
+#[derive(Debug, Clone)]
+pub struct UriParams<'b> {
+    rest: &'b [u8],
+}
+
+impl<'b> Iterator for UriParams<'b> {
+    type Item = (&'b [u8], Option<&'b [u8]>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let body = self.rest.strip_prefix(b";")?;
+        let end = memchr::memchr(b';', body).unwrap_or(body.len());
+        let (item, rest) = body.split_at(end);
+        self.rest = rest;
+        Some(match memchr::memchr(b'=', item) {
+            Some(eq) => (item.get(..eq).unwrap_or_default(), item.get(eq + 1..)),
+            None => (item, None),
+        })
+    }
+}
+
+/// Decode `%HH` escapes of `s` into `out` (cleared first). Invalid escapes are copied as is.
+pub fn unescape(s: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == b'%' {
+            if let (Some(h), Some(l)) = (
+                s.get(i + 1).and_then(|&c| hex(c)),
+                s.get(i + 2).and_then(|&c| hex(c)),
+            ) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+}
+
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Uri<'_> {
+        Uri::parse(s.as_bytes()).unwrap_or_else(|| panic!("{s} should parse"))
+    }
+
+    #[test]
+    fn sip_uri_parts() {
+        let u = p("sip:alice:secret@example.com:5070;transport=tcp;lr?subject=hi&x=y");
+        assert_eq!(u.scheme, Scheme::Sip);
+        assert_eq!(u.user, Some(&b"alice"[..]));
+        assert_eq!(u.password, Some(&b"secret"[..]));
+        assert_eq!(u.host.text, b"example.com");
+        assert_eq!(u.host.kind, HostKind::Name);
+        assert_eq!(u.port, Some(5070));
+        assert_eq!(u.transport(), Some(&b"tcp"[..]));
+        assert!(u.is_loose_router());
+        assert_eq!(u.headers, b"subject=hi&x=y");
+    }
+
+    #[test]
+    fn hosts() {
+        let u = p("sips:[2001:db8::10]:5061");
+        assert_eq!(u.scheme, Scheme::Sips);
+        assert_eq!(u.host.kind, HostKind::Ipv6);
+        assert_eq!(u.host.text, b"[2001:db8::10]");
+        assert_eq!(u.port, Some(5061));
+        assert!(u.host.ip().is_some());
+        // RFC 5118 §4.3: the port is inside the brackets, so there is none.
+        let u = p("sip:[2001:db8::10:5070]");
+        assert_eq!(u.port, None);
+        // RFC 5118 §4.10: tolerate the 3-colon form.
+        let u = p("sip:user@[2001:db8:::192.0.2.1]");
+        assert_eq!(u.host.kind, HostKind::Ipv6);
+        let u = p("sip:192.0.2.1");
+        assert_eq!(u.host.kind, HostKind::Ipv4);
+        assert_eq!(u.host.ip(), Some("192.0.2.1".parse().unwrap()));
+        let u = p("sip:999.0.2.1");
+        assert_eq!(u.host.kind, HostKind::Name);
+    }
+
+    #[test]
+    fn odd_but_valid_user_parts() {
+        // RFC 4475 §3.1.1.9 and §3.1.1.2.
+        let u = p("sip:user;par=u%40example.net@example.com");
+        assert_eq!(u.user, Some(&b"user;par=u%40example.net"[..]));
+        assert_eq!(u.host.text, b"example.com");
+        let u = p("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com");
+        assert_eq!(
+            u.password,
+            Some(&b"&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"[..])
+        );
+        let u = p("sip:null-%00-null@example.com");
+        let mut out = Vec::new();
+        unescape(u.user.unwrap(), &mut out);
+        assert_eq!(out, b"null-\0-null");
+    }
+
+    #[test]
+    fn tel_and_other_schemes() {
+        let u = p("tel:+1-201-555-0123;phone-context=example.com");
+        assert_eq!(u.scheme, Scheme::Tel);
+        assert_eq!(u.user, Some(&b"+1-201-555-0123"[..]));
+        assert_eq!(u.param(b"phone-context"), Some(Some(&b"example.com"[..])));
+        let u = p("nobodyKnowsThisScheme:totallyopaquecontent");
+        assert_eq!(u.scheme, Scheme::Other(b"nobodyKnowsThisScheme"));
+        p("soap.beep://192.0.2.103:3002");
+    }
+
+    #[test]
+    fn rejects() {
+        for bad in [
+            "sip:2001:db8::10",
+            "<sip:a@b>",
+            "sip:a@b c",
+            " sip:a@b",
+            "sip:",
+            "sip:a@",
+            "sip:a@b:99999",
+            "sip:a@b;",
+            "sip:a@b;=x",
+            "sip:a%zz@b",
+            "sip:[::1",
+            "sip:.example.com",
+            "1sip:x",
+            "sip:a@b?",
+        ] {
+            assert!(
+                Uri::parse(bad.as_bytes()).is_none(),
+                "{bad} should not parse"
+            );
+        }
+    }
+}
