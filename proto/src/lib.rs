@@ -25,6 +25,7 @@ pub mod header;
 pub mod headers;
 pub mod message;
 pub mod method;
+pub mod reply;
 pub mod scan;
 pub mod uri;
 

@@ -1,5 +1,5 @@
 //! `shared`: what the master and the workers both need and nothing else: the configuration
 //! schema and its validation, the LMDB store, the IPC message types and framing, and the
 //! metric definitions. No event loop and no SIP routing logic live here.
-//!
-//! The process-model issue fills this crate; for now it only names its job.
+
+pub mod config;

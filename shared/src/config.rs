@@ -1,0 +1,463 @@
+//! Configuration: the TOML schema, its defaults, and validation of the whole file.
+//!
+//! Loading never panics and never half-applies: [`Config::load`] either returns a config that
+//! passed every check or a [`ConfigError`] that names the file, the key and the problem, the
+//! way `nginx -t` does. The master validates before it forks and again on every SIGHUP.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A configuration problem, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// Dotted key path (`listen[0].address`), empty for whole-file problems.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub general: General,
+    #[serde(default)]
+    pub listen: Vec<Listener>,
+    #[serde(default)]
+    pub admin: Admin,
+    #[serde(default)]
+    pub store: Store,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub dispatcher: Vec<DispatcherSet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct General {
+    /// Worker processes; 0 means one per CPU core.
+    pub workers: usize,
+    /// `text` (human-readable) or `json`.
+    pub log_format: String,
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    pub log_level: String,
+    /// Log file; empty means stderr. Reopened on SIGUSR1.
+    pub log_file: String,
+    /// Seconds a graceful stop waits for transactions in flight.
+    pub drain_timeout: u64,
+    /// The name sipedge answers as (Server/User-Agent header).
+    pub server_header: String,
+}
+
+impl Default for General {
+    fn default() -> Self {
+        Self {
+            workers: 0,
+            log_format: "text".into(),
+            log_level: "info".into(),
+            log_file: String::new(),
+            drain_timeout: 10,
+            server_header: concat!("sipedge/", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
+}
+
+/// A SIP listener.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    /// Name used in routing rules and metrics.
+    #[serde(default)]
+    pub name: String,
+    /// `udp` (TCP, TLS and WebSocket come later).
+    #[serde(default = "default_transport")]
+    pub transport: String,
+    /// `IP:port` to bind.
+    pub address: String,
+    /// Address to write in Via/Record-Route when it differs from `address` (NAT, 0.0.0.0).
+    #[serde(default)]
+    pub advertise: String,
+    /// Socket receive buffer in bytes (0 keeps the system default).
+    #[serde(default = "default_rcvbuf")]
+    pub receive_buffer: usize,
+}
+
+fn default_transport() -> String {
+    "udp".into()
+}
+
+fn default_rcvbuf() -> usize {
+    4 << 20
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    /// HTTP address for `/metrics` and `/health`; empty disables it.
+    pub address: String,
+    /// Unix socket `sipedge ctl` talks to.
+    pub ctl_socket: String,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Self {
+            address: "127.0.0.1:9060".into(),
+            ctl_socket: "run/sipedge.ctl".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Store {
+    /// Directory of the LMDB environment (created when missing).
+    pub path: String,
+    /// Maximum size of the memory map, in MiB.
+    pub map_size_mb: usize,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self {
+            path: "run/store".into(),
+            map_size_mb: 1024,
+        }
+    }
+}
+
+/// Parser limits against abuse (see `proto::Limits`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_message_size: usize,
+    pub max_headers: usize,
+    pub max_line_len: usize,
+    pub max_header_section: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let d = proto::Limits::DEFAULT;
+        Self {
+            max_message_size: d.max_message_size,
+            max_headers: d.max_headers,
+            max_line_len: d.max_line_len,
+            max_header_section: d.max_header_section,
+        }
+    }
+}
+
+impl Limits {
+    pub fn to_proto(&self) -> proto::Limits {
+        proto::Limits {
+            max_message_size: self.max_message_size,
+            max_headers: self.max_headers,
+            max_line_len: self.max_line_len,
+            max_header_section: self.max_header_section,
+        }
+    }
+}
+
+/// A set of core destinations requests are balanced over.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatcherSet {
+    pub name: String,
+    #[serde(default = "default_algorithm")]
+    pub algorithm: String,
+    pub destinations: Vec<Destination>,
+}
+
+fn default_algorithm() -> String {
+    "round-robin".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    /// SIP URI of the destination, e.g. `sip:127.0.0.1:5080`.
+    pub uri: String,
+    #[serde(default = "one")]
+    pub weight: u32,
+    #[serde(default)]
+    pub priority: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Algorithms a dispatcher set may use.
+pub const ALGORITHMS: &[&str] = &[
+    "round-robin",
+    "random",
+    "weighted",
+    "priority",
+    "hash-call-id",
+    "hash-from-user",
+    "hash-to-user",
+    "hash-ruri-user",
+    "hash-auth-user",
+];
+
+impl Config {
+    /// Read, parse and validate `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            key: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::from_str(&text, path)
+    }
+
+    /// Parse and validate TOML text; `path` is only used in errors.
+    pub fn from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    /// Number of workers to start.
+    pub fn worker_count(&self) -> usize {
+        if self.general.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            self.general.workers
+        }
+    }
+
+    /// Check everything serde cannot: addresses, ranges, references, duplicates.
+    pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let err = |key: String, message: String| ConfigError {
+            file: path.to_path_buf(),
+            key,
+            message,
+        };
+        let g = &self.general;
+        if g.workers > 256 {
+            return Err(err(
+                "general.workers".into(),
+                format!("{} is more than 256", g.workers),
+            ));
+        }
+        if !matches!(g.log_format.as_str(), "text" | "json") {
+            return Err(err(
+                "general.log_format".into(),
+                format!("{:?} is not \"text\" or \"json\"", g.log_format),
+            ));
+        }
+        if !matches!(
+            g.log_level.as_str(),
+            "error" | "warn" | "info" | "debug" | "trace"
+        ) {
+            return Err(err(
+                "general.log_level".into(),
+                format!(
+                    "{:?} is not one of error, warn, info, debug, trace",
+                    g.log_level
+                ),
+            ));
+        }
+        if self.listen.is_empty() {
+            return Err(err(
+                "listen".into(),
+                "at least one listener is required".into(),
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut addrs = HashSet::new();
+        for (i, l) in self.listen.iter().enumerate() {
+            let key = |k: &str| format!("listen[{i}].{k}");
+            if l.transport != "udp" {
+                return Err(err(
+                    key("transport"),
+                    format!("{:?} is not supported (only \"udp\" for now)", l.transport),
+                ));
+            }
+            let addr: SocketAddr = l.address.parse().map_err(|_| {
+                err(
+                    key("address"),
+                    format!("{:?} is not an IP:port address", l.address),
+                )
+            })?;
+            if !addrs.insert(addr) {
+                return Err(err(key("address"), format!("{addr} is listed twice")));
+            }
+            if !l.advertise.is_empty()
+                && proto::Uri::parse(format!("sip:{}", l.advertise).as_bytes()).is_none()
+            {
+                return Err(err(
+                    key("advertise"),
+                    format!("{:?} is not a host[:port]", l.advertise),
+                ));
+            }
+            if !l.name.is_empty() && !names.insert(l.name.clone()) {
+                return Err(err(key("name"), format!("{:?} is used twice", l.name)));
+            }
+        }
+        if !self.admin.address.is_empty() {
+            self.admin.address.parse::<SocketAddr>().map_err(|_| {
+                err(
+                    "admin.address".into(),
+                    format!("{:?} is not an IP:port address", self.admin.address),
+                )
+            })?;
+        }
+        if self.admin.ctl_socket.is_empty() {
+            return Err(err("admin.ctl_socket".into(), "must not be empty".into()));
+        }
+        if self.store.path.is_empty() {
+            return Err(err("store.path".into(), "must not be empty".into()));
+        }
+        if !(1..=1 << 20).contains(&self.store.map_size_mb) {
+            return Err(err(
+                "store.map_size_mb".into(),
+                format!("{} is outside 1..=1048576", self.store.map_size_mb),
+            ));
+        }
+        let lim = &self.limits;
+        for (k, v, lo, hi) in [
+            (
+                "limits.max_message_size",
+                lim.max_message_size,
+                512,
+                1 << 20,
+            ),
+            ("limits.max_headers", lim.max_headers, 8, 1024),
+            ("limits.max_line_len", lim.max_line_len, 128, 1 << 16),
+            (
+                "limits.max_header_section",
+                lim.max_header_section,
+                512,
+                1 << 20,
+            ),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                return Err(err(k.into(), format!("{v} is outside {lo}..={hi}")));
+            }
+        }
+        let mut sets = HashSet::new();
+        for (i, d) in self.dispatcher.iter().enumerate() {
+            let key = |k: &str| format!("dispatcher[{i}].{k}");
+            if d.name.is_empty() || !sets.insert(d.name.clone()) {
+                return Err(err(
+                    key("name"),
+                    format!("{:?} is empty or used twice", d.name),
+                ));
+            }
+            if !ALGORITHMS.contains(&d.algorithm.as_str()) {
+                return Err(err(
+                    key("algorithm"),
+                    format!("{:?} is not one of {}", d.algorithm, ALGORITHMS.join(", ")),
+                ));
+            }
+            if d.destinations.is_empty() {
+                return Err(err(
+                    key("destinations"),
+                    "at least one destination is required".into(),
+                ));
+            }
+            for (j, dst) in d.destinations.iter().enumerate() {
+                let ok = proto::Uri::parse(dst.uri.as_bytes()).is_some_and(|u| u.is_sip());
+                if !ok {
+                    return Err(err(
+                        format!("dispatcher[{i}].destinations[{j}].uri"),
+                        format!("{:?} is not a sip: or sips: URI", dst.uri),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Turn a TOML/serde error into one that names the key and the line.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    let line = e.span().map(|s| {
+        text.get(..s.start)
+            .unwrap_or_default()
+            .matches('\n')
+            .count()
+            + 1
+    });
+    let message = e.message().trim().to_string();
+    ConfigError {
+        file: path.to_path_buf(),
+        key: line.map_or_else(String::new, |l| format!("line {l}")),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_str(text, Path::new("test.toml"))
+    }
+
+    const MINIMAL: &str = "[[listen]]\naddress = \"127.0.0.1:5060\"\n";
+
+    #[test]
+    fn defaults() {
+        let c = load(MINIMAL).unwrap();
+        assert_eq!(c.listen[0].transport, "udp");
+        assert_eq!(c.admin.address, "127.0.0.1:9060");
+        assert_eq!(c.limits.to_proto(), proto::Limits::DEFAULT);
+        assert!(c.worker_count() >= 1);
+    }
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/sipedge.toml");
+        let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen[0].address, "127.0.0.1:5060");
+        assert_eq!(c.dispatcher[0].destinations[0].uri, "sip:127.0.0.1:5080");
+    }
+
+    #[test]
+    fn errors_name_file_key_and_problem() {
+        let e = load("[[listen]]\naddress = \"localhost\"\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "test.toml: listen[0].address: \"localhost\" is not an IP:port address"
+        );
+        let e = load("[general]\nworkerz = 2\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("test.toml: line 2: unknown field `workerz`"),
+            "{e}"
+        );
+        let e = load(&format!("{MINIMAL}[general]\nlog_format = \"xml\"\n")).unwrap_err();
+        assert_eq!(e.key, "general.log_format");
+        let e = load(&format!(
+            "{MINIMAL}[[dispatcher]]\nname = \"core\"\nalgorithm = \"round-robin\"\ndestinations = [{{ uri = \"http://x\" }}]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.key, "dispatcher[0].destinations[0].uri");
+        let e = load("").unwrap_err();
+        assert_eq!(e.key, "listen");
+        let e = load(&format!("{MINIMAL}[limits]\nmax_headers = 1\n")).unwrap_err();
+        assert_eq!(e.key, "limits.max_headers");
+    }
+}
