@@ -22,6 +22,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit:
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
 
 # Toolchain check: the machine's one Rust toolchain (rustup) must be on PATH.

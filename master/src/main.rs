@@ -1,11 +1,17 @@
-//! `sipedge`: the binary. Command-line entry point; later also the master process
-//! (supervision, signals, admin HTTP, ctl socket). It never handles SIP traffic itself.
+//! `sipedge`: the binary. Command-line entry point and the master process (supervision,
+//! signals; later admin HTTP and the ctl socket). The master never handles SIP traffic: the
+//! workers it forks do.
 
+mod logging;
 mod parse_cmd;
+mod process;
+mod supervisor;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use shared::config::Config;
 
 #[derive(Parser)]
 #[command(
@@ -20,6 +26,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start the master and its workers with the configuration FILE.
+    Run {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Validate the configuration FILE and exit (non-zero on error), like `nginx -t`.
+    Check {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Give the ingress verdict on raw SIP messages read from files (`-` for stdin): accepted,
     /// or rejected with the status and reason the proxy would answer. Exit status 0 only if
     /// every message was accepted.
@@ -30,5 +46,48 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Parse(args) => parse_cmd::run(&args),
+        Command::Check { config } => match Config::load(&config) {
+            Ok(c) => {
+                println!(
+                    "{}: configuration is valid ({} listener(s), {} worker(s), {} dispatcher set(s))",
+                    config.display(),
+                    c.listen.len(),
+                    c.worker_count(),
+                    c.dispatcher.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run { config: path } => {
+            let config = match Config::load(&path) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let logging = match logging::Logging::init(&config.general) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("{}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            };
+            let master = match supervisor::Master::new(&path, config, logging) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match master.run() {
+                0 => ExitCode::SUCCESS,
+                code => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            }
+        }
     }
 }

@@ -46,11 +46,13 @@ pub fn write_response(
             out.extend_from_slice(kind.name().as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(h.value);
-            if kind == HeaderKind::To && code > 100 && !to_tag.is_empty() {
-                if req.to().is_some_and(|t| t.tag.is_none()) {
-                    out.extend_from_slice(b";tag=");
-                    out.extend_from_slice(to_tag);
-                }
+            if kind == HeaderKind::To
+                && code > 100
+                && !to_tag.is_empty()
+                && req.to().is_some_and(|t| t.tag.is_none())
+            {
+                out.extend_from_slice(b";tag=");
+                out.extend_from_slice(to_tag);
             }
             out.extend_from_slice(b"\r\n");
         }
@@ -127,6 +129,69 @@ fn write_top_via(
         let _ = write!(out, ";rport={}", source.port());
     }
     out.extend_from_slice(header_value.get(top_end..).unwrap_or_default());
+}
+
+/// Answer a request that did not parse, from its raw header lines: copy the Via, From, To,
+/// Call-ID and CSeq lines that are clean printable text (so nothing hostile is reflected),
+/// add `extra` and `Content-Length: 0`. Returns false (and writes nothing useful) when there
+/// is no Via line to answer along; such a message is dropped.
+pub fn write_raw_response(
+    data: &[u8],
+    code: u16,
+    reason: &str,
+    extra: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    out.clear();
+    let _ = write!(out, "SIP/2.0 {code} {reason}\r\n");
+    let mut has_via = false;
+    let start = data
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(data.len());
+    let mut lines = data.get(start..).unwrap_or_default().split(|&b| b == b'\n');
+    lines.next(); // the start line
+    for line in lines {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let clean = line.len() <= 1024
+            && line
+                .iter()
+                .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        if !clean || matches!(line.first(), Some(b' ' | b'\t')) {
+            continue;
+        }
+        let name = crate::chars::trim(line.get(..colon).unwrap_or_default());
+        let kind = HeaderKind::from_name(name);
+        if !matches!(
+            kind,
+            HeaderKind::Via
+                | HeaderKind::From
+                | HeaderKind::To
+                | HeaderKind::CallId
+                | HeaderKind::CSeq
+        ) {
+            continue;
+        }
+        has_via |= kind == HeaderKind::Via;
+        out.extend_from_slice(kind.name().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(crate::chars::trim(
+            line.get(colon + 1..).unwrap_or_default(),
+        ));
+        out.extend_from_slice(b"\r\n");
+    }
+    if !extra.is_empty() {
+        out.extend_from_slice(extra);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    has_via
 }
 
 /// Where a response to `req` goes (RFC 3261 §18.2.2 for unreliable transports, RFC 3581):

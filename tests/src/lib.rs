@@ -1,7 +1,15 @@
 //! Helpers for the end-to-end tests in `tests/tests/`: find the `sipedge` binary that
-//! `cargo test` built and the corpora shipped in `tests/corpora/`.
+//! `cargo test` built, start it with a test configuration on a private port, talk SIP to it
+//! over UDP, signal it, and find the corpora shipped in `tests/corpora/`.
+//!
+//! Test support only (never linked into sipedge): failing loudly is its job.
+#![allow(clippy::panic)]
 
-use std::path::PathBuf;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 /// The `sipedge` binary of the current build profile (cargo builds every workspace binary
 /// before it runs any test).
@@ -27,4 +35,192 @@ pub fn corpus(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("corpora")
         .join(rel)
+}
+
+/// A fresh scratch directory under the target dir, removed first if it exists.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/e2e")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap_or_else(|e| panic!("mkdir {}: {e}", base.display()));
+    base
+}
+
+/// A configuration for tests: one UDP listener on `port`, `workers` workers, no admin HTTP,
+/// store and ctl socket under `dir`.
+pub fn test_config(dir: &Path, port: u16, workers: usize) -> String {
+    format!(
+        r#"[general]
+workers = {workers}
+log_level = "info"
+drain_timeout = 2
+
+[[listen]]
+name = "test"
+address = "127.0.0.1:{port}"
+
+[admin]
+address = ""
+ctl_socket = "{dir}/ctl.sock"
+
+[store]
+path = "{dir}/store"
+"#,
+        dir = dir.display()
+    )
+}
+
+/// A running `sipedge run` master, killed on drop.
+pub struct Sipedge {
+    pub child: Child,
+    pub config: PathBuf,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl Sipedge {
+    /// Write `config` to `dir/sipedge.toml` and start sipedge on it; waits until it answers.
+    pub fn start(dir: &Path, config: &str, port: u16) -> Sipedge {
+        let path = dir.join("sipedge.toml");
+        std::fs::write(&path, config).unwrap_or_else(|e| panic!("write config: {e}"));
+        let log = dir.join("sipedge.log");
+        let logf = std::fs::File::create(&log).unwrap_or_else(|e| panic!("log file: {e}"));
+        let child = Command::new(sipedge_bin())
+            .args(["run", "-c"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(logf)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn sipedge: {e}"));
+        let s = Sipedge {
+            child,
+            config: path,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if s.options_status().is_some() {
+                return s;
+            }
+        }
+        panic!(
+            "sipedge did not answer on {}; log:\n{}",
+            s.addr,
+            s.log_text()
+        );
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).unwrap_or(0)
+    }
+
+    /// Worker pids: the master's children.
+    pub fn workers(&self) -> Vec<i32> {
+        let pid = self.pid();
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig);
+    }
+
+    /// Wait for the master to exit, up to `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Send an OPTIONS to sipedge itself; the status of the answer, if one came.
+    pub fn options_status(&self) -> Option<u16> {
+        let sock = client();
+        let msg = request(&sock, "OPTIONS", &format!("sip:{}", self.addr), "");
+        exchange(&sock, self.addr, msg.as_bytes(), Duration::from_millis(300))
+            .and_then(|r| status_of(&r))
+    }
+}
+
+impl Drop for Sipedge {
+    fn drop(&mut self) {
+        // Workers first: once the master is reaped its children list is gone.
+        let workers = self.workers();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for w in workers {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(w),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// A UDP client socket on an ephemeral loopback port.
+pub fn client() -> UdpSocket {
+    UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind client: {e}"))
+}
+
+/// A well-formed request from `sock`, with rport so the answer comes back to it.
+pub fn request(sock: &UdpSocket, method: &str, ruri: &str, extra: &str) -> String {
+    let port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
+    let branch = format!("z9hG4bK{}{}", port, rand_suffix());
+    format!(
+        "{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:test@127.0.0.1>;tag=t{port}\r\nTo: <{ruri}>\r\nCall-ID: {branch}@127.0.0.1\r\nCSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// Send `data` and wait up to `timeout` for one datagram back.
+pub fn exchange(
+    sock: &UdpSocket,
+    to: SocketAddr,
+    data: &[u8],
+    timeout: Duration,
+) -> Option<Vec<u8>> {
+    sock.set_read_timeout(Some(timeout)).ok()?;
+    sock.send_to(data, to).ok()?;
+    let mut buf = vec![0u8; 65536];
+    match sock.recv_from(&mut buf) {
+        Ok((n, _)) => {
+            buf.truncate(n);
+            Some(buf)
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Status code of a response.
+pub fn status_of(resp: &[u8]) -> Option<u16> {
+    let line = resp.split(|&b| b == b'\r').next()?;
+    let text = std::str::from_utf8(line).ok()?;
+    text.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
 }

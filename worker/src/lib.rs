@@ -2,5 +2,6 @@
 //! channel, transports, the transaction layer, the proxy core and the policy modules.
 //! Protocol logic is sans-IO (fed `(message, source, now)`, returns actions); only the loop
 //! touches sockets or reads the clock.
-//!
-//! The process-model issue fills this crate; for now it only names its job.
+
+pub mod event_loop;
+pub mod stateless;
