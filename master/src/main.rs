@@ -2,7 +2,10 @@
 //! signals; later admin HTTP and the ctl socket). The master never handles SIP traffic: the
 //! workers it forks do.
 
+mod admin;
+mod ctl_cmd;
 mod logging;
+mod metrics;
 mod parse_cmd;
 mod process;
 mod supervisor;
@@ -40,12 +43,15 @@ enum Command {
     /// or rejected with the status and reason the proxy would answer. Exit status 0 only if
     /// every message was accepted.
     Parse(parse_cmd::Args),
+    /// Talk to the running master of a configuration: `status`, `reload`.
+    Ctl(ctl_cmd::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Parse(args) => parse_cmd::run(&args),
+        Command::Ctl(args) => ctl_cmd::run(&args),
         Command::Check { config } => match Config::load(&config) {
             Ok(c) => {
                 println!(

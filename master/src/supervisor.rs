@@ -1,35 +1,44 @@
-//! The master process: bind the listeners, fork the workers, keep them alive, and turn
-//! signals into actions, nginx-style. The master never reads SIP traffic.
+//! The master process: bind the listeners, fork the workers, keep them alive, turn signals
+//! into actions, nginx-style, and serve the admin HTTP endpoint and the ctl socket. The
+//! master never reads SIP traffic.
 //!
-//! Signals are blocked and read synchronously from a signalfd, so no handler runs in the
-//! master and nothing signal-related is inherited by a forked worker except the blocked mask,
-//! which the worker clears before installing its own handlers (a child's signal must never
-//! wake the master).
+//! One mio loop over: a signalfd (signals are blocked and read synchronously, so no handler
+//! runs in the master and nothing signal-related leaks into a forked worker except the
+//! blocked mask, which the worker clears), the master's IPC inbox (worker → master control
+//! messages), the admin HTTP listener and the ctl unix socket, and their connections.
 //!
 //! | signal          | action                                                          |
 //! |-----------------|-----------------------------------------------------------------|
-//! | SIGHUP          | reload: validate the file; if valid start a new generation of workers on the same sockets, then stop the old ones; if not, log the error and keep running |
-//! | SIGTERM, SIGINT | graceful stop: workers finish and exit, master exits 0           |
+//! | SIGHUP          | reload: validate the file; if valid send it to every worker, which applies it to new transactions in place (no restart, nothing in flight is lost); if not, log the exact error and keep running |
+//! | SIGTERM, SIGINT | graceful stop: workers drain (finish what is in flight, up to `general.drain_timeout`) and exit; the master exits 0 |
 //! | SIGQUIT         | immediate stop: SIGKILL the workers, exit 0                      |
-//! | SIGUSR1         | reopen the log file                                             |
-//! | SIGCHLD         | reap; a dead worker is replaced in the same slot at once        |
+//! | SIGUSR1         | reopen the log file, in the master and in every worker          |
+//! | SIGCHLD         | reap; a dead worker is replaced in the same slot at once (same sockets, same inbox) |
 
+use std::collections::HashMap;
+use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use mio::net::{TcpListener, UnixListener};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use shared::config::Config;
+use shared::ipc::{self, Control, Frame, Inbox, Outbox};
+use shared::metrics::WorkerStats;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::admin::{self, Conn, ConnKind, Request};
 use crate::logging::Logging;
+use crate::metrics::{self, MasterFacts, SlotFacts};
 use crate::process;
 
 /// Exit code of a worker that cannot run with its configuration: never respawned (it would
@@ -45,28 +54,69 @@ const MANAGED: [Signal; 6] = [
     Signal::SIGUSR1,
 ];
 
+const SIGNALS: Token = Token(0);
+const INBOX: Token = Token(1);
+const HTTP: Token = Token(2);
+const CTL: Token = Token(3);
+const FIRST_CONN: usize = 16;
+/// How long a scrape or `ctl status` waits for the workers' counters.
+const GATHER_TIMEOUT: Duration = Duration::from_millis(500);
+/// Most admin/ctl connections open at once; more are refused.
+const MAX_CONNS: usize = 64;
+
 struct Slot {
     /// This slot's socket on every listener, in config order; kept for the master's life so
     /// a replacement worker inherits the same sockets (no lost or remapped flows).
     sockets: Vec<UdpSocket>,
+    /// The worker's inbox, kept so a replacement inherits it (and what is queued in it).
+    inbox: Inbox,
     pid: Option<Pid>,
-    /// Workers of older generations still finishing after a reload.
-    retiring: Vec<Pid>,
+    started: Instant,
+    restarts: u64,
+    /// Generation the worker last confirmed (Ready or Reloaded).
+    generation: u64,
+}
+
+/// A collection of worker counters in progress, for one scrape or `ctl status`.
+struct Gather {
+    id: u64,
+    conn: Token,
+    deadline: Instant,
+    waiting: Vec<usize>,
+    got: Vec<(usize, WorkerStats)>,
 }
 
 pub struct Master {
     config_path: PathBuf,
     config: Config,
+    /// The text of the configuration file the running generation came from.
+    config_text: String,
     slots: Vec<Slot>,
+    /// Write ends of every worker's inbox, by slot: handed to every worker (to steer to each
+    /// other) and used by the master for control messages.
+    outboxes: Vec<Outbox>,
+    master_inbox: Inbox,
+    master_outbox: Outbox,
+    http: Option<TcpListener>,
+    ctl: Option<UnixListener>,
+    ctl_path: PathBuf,
     generation: u64,
+    reloads_ok: u64,
+    reloads_failed: u64,
+    started: Instant,
     logging: Logging,
 }
 
 impl Master {
-    /// Bind every listener once per worker slot.
+    /// Bind every listener once per worker slot, the admin HTTP address and the ctl socket;
+    /// create the IPC channels. Everything that can fail because of the environment fails
+    /// here, before any worker exists.
     pub fn new(config_path: &Path, config: Config, logging: Logging) -> Result<Master, String> {
+        let config_text = std::fs::read_to_string(config_path)
+            .map_err(|e| format!("{}: cannot read: {e}", config_path.display()))?;
         let n = config.worker_count();
         let mut slots = Vec::with_capacity(n);
+        let mut outboxes = Vec::with_capacity(n);
         for slot in 0..n {
             let mut sockets = Vec::new();
             for l in &config.listen {
@@ -77,34 +127,72 @@ impl Master {
                 let s = bind_udp(addr, l.receive_buffer)
                     .map_err(|e| format!("cannot bind UDP {addr}: {e}"))?;
                 if slot == 0 {
-                    let got = s
-                        .as_fd()
-                        .try_clone_to_owned()
-                        .ok()
-                        .map(Socket::from)
-                        .and_then(|s| s.recv_buffer_size().ok())
-                        .unwrap_or(0);
+                    let got =
+                        Socket::from(s.as_fd().try_clone_to_owned().map_err(|e| e.to_string())?)
+                            .recv_buffer_size()
+                            .unwrap_or(0);
                     tracing::info!(listener = %l.name, %addr, receive_buffer = got, requested = l.receive_buffer, "listening (udp, SO_REUSEPORT, one socket per worker)");
                 }
                 sockets.push(s);
             }
+            let (tx, rx) = ipc::channel().map_err(|e| format!("cannot create IPC channel: {e}"))?;
+            outboxes.push(tx);
             slots.push(Slot {
                 sockets,
+                inbox: rx,
                 pid: None,
-                retiring: Vec::new(),
+                started: Instant::now(),
+                restarts: 0,
+                generation: 1,
             });
         }
+        let (master_outbox, master_inbox) =
+            ipc::channel().map_err(|e| format!("cannot create IPC channel: {e}"))?;
+
+        let http = if config.admin.address.is_empty() {
+            None
+        } else {
+            let addr: SocketAddr = config
+                .admin
+                .address
+                .parse()
+                .map_err(|_| format!("admin.address {:?} is invalid", config.admin.address))?;
+            let l = TcpListener::bind(addr)
+                .map_err(|e| format!("cannot bind admin HTTP {addr}: {e}"))?;
+            tracing::info!(%addr, "admin HTTP listening (/metrics, /health)");
+            Some(l)
+        };
+        let ctl_path = PathBuf::from(&config.admin.ctl_socket);
+        let ctl = bind_ctl(&ctl_path)?;
+        tracing::info!(path = %ctl_path.display(), "ctl socket listening");
+
         Ok(Master {
             config_path: config_path.to_path_buf(),
             config,
+            config_text,
             slots,
+            outboxes,
+            master_inbox,
+            master_outbox,
+            http,
+            ctl: Some(ctl),
+            ctl_path,
             generation: 1,
+            reloads_ok: 0,
+            reloads_failed: 0,
+            started: Instant::now(),
             logging,
         })
     }
 
     /// Run until stopped; returns the process exit code.
     pub fn run(mut self) -> i32 {
+        let code = self.run_loop();
+        let _ = std::fs::remove_file(&self.ctl_path);
+        code
+    }
+
+    fn run_loop(&mut self) -> i32 {
         let mut mask = SigSet::empty();
         for s in MANAGED {
             mask.add(s);
@@ -121,8 +209,16 @@ impl Master {
                 return 1;
             }
         };
+        let mut poll = match self.register(&sfd) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot set up the master's event loop");
+                return 1;
+            }
+        };
+        let child_closes = self.master_only_fds(&sfd, &poll);
         for i in 0..self.slots.len() {
-            self.spawn(i, sfd.as_raw_fd());
+            self.spawn(i, &child_closes);
         }
         tracing::info!(
             workers = self.slots.len(),
@@ -130,38 +226,93 @@ impl Master {
             "sipedge started"
         );
 
+        let mut events = Events::with_capacity(64);
+        let mut conns: HashMap<Token, Conn> = HashMap::new();
+        let mut next_conn = FIRST_CONN;
+        let mut gathers: Vec<Gather> = Vec::new();
+        let mut next_gather: u64 = 1;
         let mut stopping: Option<Instant> = None;
+        let mut buf = vec![0u8; ipc::MAX_FRAME];
         loop {
-            let mut fds = [PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-            let _ = poll(&mut fds, PollTimeout::from(500u16));
-            while let Ok(Some(info)) = sfd.read_signal() {
-                let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
-                    continue;
-                };
-                match sig {
-                    // Reaping below runs on every turn, so coalesced SIGCHLDs are harmless.
-                    Signal::SIGCHLD => {}
-                    Signal::SIGTERM | Signal::SIGINT if stopping.is_none() => {
-                        tracing::info!(signal = %sig, "graceful stop");
-                        stopping = Some(Instant::now());
-                        self.signal_all(Signal::SIGTERM);
-                    }
-                    Signal::SIGQUIT => {
-                        tracing::info!("immediate stop");
-                        self.signal_all(Signal::SIGKILL);
-                        self.reap_all_blocking();
-                        return 0;
-                    }
-                    Signal::SIGHUP if stopping.is_none() => self.reload(sfd.as_raw_fd()),
-                    Signal::SIGUSR1 => {
-                        if let Err(e) = self.logging.reopen() {
-                            tracing::error!(error = %e, "cannot reopen log file");
-                        }
-                    }
-                    _ => {}
+            let timeout = if gathers.is_empty() && stopping.is_none() {
+                Duration::from_millis(500)
+            } else {
+                Duration::from_millis(50)
+            };
+            if let Err(e) = poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    tracing::error!(error = %e, "master poll failed");
+                    return 1;
                 }
             }
-            self.reap(stopping.is_some(), sfd.as_raw_fd());
+            for ev in events.iter() {
+                match ev.token() {
+                    SIGNALS => {
+                        while let Ok(Some(info)) = sfd.read_signal() {
+                            let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                                continue;
+                            };
+                            match sig {
+                                // Reaping below runs on every turn.
+                                Signal::SIGCHLD => {}
+                                Signal::SIGTERM | Signal::SIGINT if stopping.is_none() => {
+                                    tracing::info!(signal = %sig, drain_timeout = self.config.general.drain_timeout, "graceful stop");
+                                    stopping = Some(Instant::now());
+                                    let timeout_ms = self.config.general.drain_timeout * 1000;
+                                    self.broadcast(&Control::Drain { timeout_ms });
+                                }
+                                Signal::SIGQUIT => {
+                                    tracing::info!("immediate stop");
+                                    self.signal_all(Signal::SIGKILL);
+                                    self.reap_all_blocking();
+                                    return 0;
+                                }
+                                Signal::SIGHUP if stopping.is_none() => {
+                                    let _ = self.reload();
+                                }
+                                Signal::SIGUSR1 => {
+                                    if let Err(e) = self.logging.reopen() {
+                                        tracing::error!(error = %e, "cannot reopen log file");
+                                    }
+                                    self.broadcast(&Control::ReopenLogs);
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    INBOX => self.drain_inbox(&mut buf, &mut gathers),
+                    HTTP | CTL => {
+                        accept_all(
+                            self.http.as_ref(),
+                            self.ctl.as_ref(),
+                            ev.token(),
+                            &poll,
+                            &mut conns,
+                            &mut next_conn,
+                        );
+                    }
+                    token => {
+                        let Some(conn) = conns.get_mut(&token) else {
+                            continue;
+                        };
+                        let done = match conn.on_event(ev.is_readable(), ev.is_writable()) {
+                            admin::Step::Request(req) => {
+                                self.on_request(req, token, conn, &mut gathers, &mut next_gather);
+                                conn.flush()
+                            }
+                            admin::Step::Continue => false,
+                            admin::Step::Done => true,
+                        };
+                        if done {
+                            if let Some(mut c) = conns.remove(&token) {
+                                c.deregister(poll.registry());
+                            }
+                        }
+                    }
+                }
+            }
+            self.finish_gathers(&mut gathers, &mut conns, &poll);
+            self.reap(stopping.is_some(), &child_closes);
             if let Some(t) = stopping {
                 if self.live_workers() == 0 {
                     tracing::info!("all workers stopped, exiting");
@@ -177,17 +328,65 @@ impl Master {
         }
     }
 
+    fn register(&mut self, sfd: &SignalFd) -> io::Result<Poll> {
+        let poll = Poll::new()?;
+        let reg = poll.registry();
+        reg.register(
+            &mut SourceFd(&sfd.as_fd().as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
+        reg.register(
+            &mut SourceFd(&self.master_inbox.raw_fd()),
+            INBOX,
+            Interest::READABLE,
+        )?;
+        if let Some(h) = self.http.as_mut() {
+            reg.register(h, HTTP, Interest::READABLE)?;
+        }
+        if let Some(c) = self.ctl.as_mut() {
+            reg.register(c, CTL, Interest::READABLE)?;
+        }
+        Ok(poll)
+    }
+
+    /// Descriptors only the master uses: a forked worker closes them first thing.
+    fn master_only_fds(&self, sfd: &SignalFd, poll: &Poll) -> Vec<RawFd> {
+        // mio's epoll descriptor too: the child builds its own loop.
+        let mut fds = vec![
+            sfd.as_fd().as_raw_fd(),
+            self.master_inbox.raw_fd(),
+            poll.as_raw_fd(),
+        ];
+        if let Some(h) = &self.http {
+            fds.push(h.as_raw_fd());
+        }
+        if let Some(c) = &self.ctl {
+            fds.push(c.as_raw_fd());
+        }
+        fds
+    }
+
     fn live_workers(&self) -> usize {
-        self.slots
-            .iter()
-            .map(|s| usize::from(s.pid.is_some()) + s.retiring.len())
-            .sum()
+        self.slots.iter().filter(|s| s.pid.is_some()).count()
     }
 
     fn signal_all(&self, sig: Signal) {
         for s in &self.slots {
-            for pid in s.pid.iter().chain(&s.retiring) {
-                let _ = kill(*pid, sig);
+            if let Some(pid) = s.pid {
+                let _ = kill(pid, sig);
+            }
+        }
+    }
+
+    /// Send a control message to every live worker.
+    fn broadcast(&self, c: &Control) {
+        for (i, s) in self.slots.iter().enumerate() {
+            if s.pid.is_none() {
+                continue;
+            }
+            if let Some(Err(e)) = self.outboxes.get(i).map(|o| o.send_control(c)) {
+                tracing::warn!(slot = i, error = %e, "cannot send control message to worker");
             }
         }
     }
@@ -200,8 +399,8 @@ impl Master {
         }
     }
 
-    /// Collect dead workers; replace those of the current generation unless stopping.
-    fn reap(&mut self, stopping: bool, sigfd: i32) {
+    /// Collect dead workers; replace them unless stopping.
+    fn reap(&mut self, stopping: bool, child_closes: &[RawFd]) {
         loop {
             let status = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(_) => return,
@@ -214,98 +413,377 @@ impl Master {
                 WaitStatus::Signaled(pid, sig, _) => (pid, format!("killed by {sig}"), false),
                 _ => continue,
             };
-            let Some(i) = self
-                .slots
-                .iter()
-                .position(|s| s.pid == Some(pid) || s.retiring.contains(&pid))
-            else {
+            let Some(i) = self.slots.iter().position(|s| s.pid == Some(pid)) else {
                 continue;
             };
             let Some(slot) = self.slots.get_mut(i) else {
                 continue;
             };
-            if slot.retiring.contains(&pid) {
-                slot.retiring.retain(|p| *p != pid);
-                tracing::info!(slot = i, %pid, "old-generation worker finished: {how}");
-                continue;
-            }
             slot.pid = None;
             if stopping {
                 tracing::info!(slot = i, %pid, "worker stopped: {how}");
             } else if fatal {
                 tracing::error!(slot = i, %pid, "worker {how} (fatal configuration error): not restarting");
             } else {
+                slot.restarts += 1;
                 tracing::warn!(slot = i, %pid, "worker {how}: restarting");
-                self.spawn(i, sigfd);
+                self.spawn(i, child_closes);
             }
         }
     }
 
-    /// SIGHUP: validate, then start a new generation on the same sockets and retire the old.
-    fn reload(&mut self, sigfd: i32) {
-        let new = match Config::load(&self.config_path) {
+    /// Validate the configuration file and, if valid, send it to every worker. Listener and
+    /// worker-count changes need a restart: they are logged and left out.
+    pub fn reload(&mut self) -> Result<u64, String> {
+        let text = match std::fs::read_to_string(&self.config_path) {
+            Ok(t) => t,
+            Err(e) => {
+                let msg = format!("{}: cannot read: {e}", self.config_path.display());
+                tracing::error!("reload failed, keeping the running configuration: {msg}");
+                self.reloads_failed += 1;
+                return Err(msg);
+            }
+        };
+        let new = match Config::from_str(&text, &self.config_path) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!("reload failed, keeping the running configuration: {e}");
-                return;
+                self.reloads_failed += 1;
+                return Err(e.to_string());
             }
         };
-        if new.listen != self.config.listen || new.worker_count() != self.slots.len() {
-            tracing::warn!("listener or worker-count changes need a restart; applying the rest");
+        if new.listen != self.config.listen
+            || new.worker_count() != self.slots.len()
+            || new.admin != self.config.admin
+        {
+            tracing::warn!(
+                "listener, worker-count and admin changes need a restart; applying the rest"
+            );
         }
         let mut applied = new;
         applied.listen = self.config.listen.clone();
+        applied.admin = self.config.admin.clone();
         applied.general.workers = self.slots.len();
         self.config = applied;
+        self.config_text = text;
         self.generation += 1;
-        for i in 0..self.slots.len() {
-            let old = self.slots.get_mut(i).and_then(|s| s.pid.take());
-            self.spawn(i, sigfd);
-            if let (Some(pid), Some(slot)) = (old, self.slots.get_mut(i)) {
-                slot.retiring.push(pid);
-                let _ = kill(pid, Signal::SIGTERM);
-            }
-        }
+        self.reloads_ok += 1;
+        self.broadcast(&Control::Reload {
+            generation: self.generation,
+            config: self.config_text.clone(),
+        });
         tracing::info!(generation = self.generation, "configuration reloaded");
+        Ok(self.generation)
     }
 
-    fn spawn(&mut self, i: usize, sigfd: i32) {
+    fn spawn(&mut self, i: usize, child_closes: &[RawFd]) {
         let Some(slot) = self.slots.get(i) else {
             return;
         };
-        let sockets: Vec<UdpSocket> = slot
-            .sockets
-            .iter()
-            .filter_map(|s| s.try_clone().ok())
-            .collect();
-        let config = self.config.clone();
+        let setup = (|| -> io::Result<worker::event_loop::Setup> {
+            let sockets = slot
+                .sockets
+                .iter()
+                .map(|s| s.try_clone())
+                .collect::<io::Result<Vec<_>>>()?;
+            let peers = self
+                .outboxes
+                .iter()
+                .map(Outbox::try_clone)
+                .collect::<io::Result<Vec<_>>>()?;
+            let logging = self.logging.clone();
+            Ok(worker::event_loop::Setup {
+                slot: i,
+                generation: self.generation,
+                sockets,
+                inbox: slot.inbox.try_clone()?,
+                peers,
+                master: self.master_outbox.try_clone()?,
+                config: self.config.clone(),
+                reopen_logs: Box::new(move || {
+                    if let Err(e) = logging.reopen() {
+                        tracing::error!(error = %e, "cannot reopen log file");
+                    }
+                }),
+            })
+        })();
+        let setup = match setup {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(slot = i, error = %e, "cannot prepare worker (out of descriptors?)");
+                return;
+            }
+        };
         let generation = self.generation;
-        let res = process::spawn(move || worker_main(i, generation, sockets, &config, sigfd));
+        let closes = child_closes.to_vec();
+        // The setup's descriptors are duplicates: the child takes them, the parent drops its
+        // copies when `spawn` returns (the closure is dropped unused in the parent).
+        let res = process::spawn(move || worker_main(setup, &closes));
         match res {
             Ok(pid) => {
                 if let Some(slot) = self.slots.get_mut(i) {
                     slot.pid = Some(pid);
+                    slot.started = Instant::now();
+                    slot.generation = generation;
                 }
                 tracing::info!(slot = i, %pid, generation, "worker started");
             }
             Err(e) => tracing::error!(slot = i, error = %e, "fork failed"),
         }
     }
+
+    /// Control messages from workers.
+    fn drain_inbox(&mut self, buf: &mut [u8], gathers: &mut [Gather]) {
+        loop {
+            let frame = match self.master_inbox.recv(buf) {
+                Ok(None) => return,
+                Ok(Some(f)) => f,
+                Err(e) => {
+                    tracing::error!(error = %e, "master inbox read failed");
+                    return;
+                }
+            };
+            match frame {
+                Ok(Frame::Control(Control::Stats { id, slot, stats })) => {
+                    let slot = usize::from(slot);
+                    if let Some(g) = gathers.iter_mut().find(|g| g.id == id) {
+                        g.waiting.retain(|s| *s != slot);
+                        g.got.push((slot, *stats));
+                    }
+                }
+                Ok(Frame::Control(Control::Ready {
+                    slot, generation, ..
+                })) => {
+                    if let Some(s) = self.slots.get_mut(usize::from(slot)) {
+                        s.generation = generation;
+                    }
+                }
+                Ok(Frame::Control(Control::Reloaded {
+                    slot,
+                    generation,
+                    error,
+                })) => match error {
+                    None => {
+                        if let Some(s) = self.slots.get_mut(usize::from(slot)) {
+                            s.generation = generation;
+                        }
+                    }
+                    Some(e) => {
+                        tracing::error!(slot, generation, error = %e, "worker rejected reload")
+                    }
+                },
+                Ok(other) => tracing::debug!(?other, "unexpected frame in master inbox"),
+                Err(e) => tracing::warn!(error = %e, "bad frame in master inbox"),
+            }
+        }
+    }
+
+    /// A complete admin or ctl request.
+    fn on_request(
+        &mut self,
+        req: Request,
+        token: Token,
+        conn: &mut Conn,
+        gathers: &mut Vec<Gather>,
+        next_gather: &mut u64,
+    ) {
+        match req {
+            Request::Metrics | Request::Status => {
+                let id = *next_gather;
+                *next_gather += 1;
+                let live: Vec<usize> = self
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.pid.is_some())
+                    .map(|(i, _)| i)
+                    .collect();
+                let mut waiting = Vec::new();
+                for i in live {
+                    if let Some(Ok(())) = self
+                        .outboxes
+                        .get(i)
+                        .map(|o| o.send_control(&Control::StatsRequest { id }))
+                    {
+                        waiting.push(i);
+                    }
+                }
+                conn.pending = Some(req);
+                gathers.push(Gather {
+                    id,
+                    conn: token,
+                    deadline: Instant::now() + GATHER_TIMEOUT,
+                    waiting,
+                    got: Vec::new(),
+                });
+            }
+            Request::Health => {
+                let dead: Vec<usize> = self
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.pid.is_none())
+                    .map(|(i, _)| i)
+                    .collect();
+                if dead.is_empty() {
+                    conn.respond_http(200, "text/plain", b"ok\n");
+                } else {
+                    let body = format!("workers down: {dead:?}\n");
+                    conn.respond_http(503, "text/plain", body.as_bytes());
+                }
+            }
+            Request::Reload => {
+                let body = match self.reload() {
+                    Ok(generation) => serde_json::json!({"ok": true, "generation": generation}),
+                    Err(e) => serde_json::json!({"ok": false, "error": e}),
+                };
+                conn.respond_ctl(&body);
+            }
+            Request::NotFound => conn.respond_http(404, "text/plain", b"not found\n"),
+            Request::Malformed(why) => match conn.kind {
+                ConnKind::Http => conn.respond_http(400, "text/plain", why.as_bytes()),
+                ConnKind::Ctl => conn.respond_ctl(&serde_json::json!({"ok": false, "error": why})),
+            },
+        }
+    }
+
+    /// Answer the scrapes and status requests whose workers have all answered (or timed out).
+    fn finish_gathers(
+        &self,
+        gathers: &mut Vec<Gather>,
+        conns: &mut HashMap<Token, Conn>,
+        poll: &Poll,
+    ) {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < gathers.len() {
+            let ready = gathers
+                .get(i)
+                .is_some_and(|g| g.waiting.is_empty() || now >= g.deadline);
+            if !ready {
+                i += 1;
+                continue;
+            }
+            let g = gathers.swap_remove(i);
+            let Some(conn) = conns.get_mut(&g.conn) else {
+                continue; // the client went away
+            };
+            let facts = self.facts(&g);
+            match conn.pending.take() {
+                Some(Request::Metrics) => {
+                    let body = metrics::render(&facts);
+                    conn.respond_http(200, "text/plain; version=0.0.4", body.as_bytes());
+                }
+                Some(Request::Status) => conn.respond_ctl(&metrics::status_json(&facts)),
+                _ => {}
+            }
+            if conn.flush() {
+                if let Some(mut c) = conns.remove(&g.conn) {
+                    c.deregister(poll.registry());
+                }
+            }
+        }
+    }
+
+    fn facts(&self, g: &Gather) -> MasterFacts {
+        let rcvbuf_drops = metrics::udp_drops_by_inode();
+        let slots = self
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SlotFacts {
+                slot: i,
+                pid: s.pid.map(|p| p.as_raw()),
+                uptime: s.started.elapsed(),
+                restarts: s.restarts,
+                generation: s.generation,
+                stats: g
+                    .got
+                    .iter()
+                    .find(|(slot, _)| *slot == i)
+                    .map(|(_, st)| st.clone()),
+                rcvbuf_drops: s
+                    .sockets
+                    .iter()
+                    .zip(&self.config.listen)
+                    .map(|(sock, l)| {
+                        let ino = nix::sys::stat::fstat(sock.as_raw_fd())
+                            .map(|st| st.st_ino)
+                            .unwrap_or(0);
+                        (l.name.clone(), rcvbuf_drops.get(&ino).copied().unwrap_or(0))
+                    })
+                    .collect(),
+            })
+            .collect();
+        MasterFacts {
+            pid: std::process::id(),
+            uptime: self.started.elapsed(),
+            generation: self.generation,
+            reloads_ok: self.reloads_ok,
+            reloads_failed: self.reloads_failed,
+            config_path: self.config_path.display().to_string(),
+            slots,
+            missing: g.waiting.len(),
+        }
+    }
+}
+
+/// Accept every pending connection on the admin HTTP or ctl listener.
+fn accept_all(
+    http: Option<&TcpListener>,
+    ctl: Option<&UnixListener>,
+    token: Token,
+    poll: &Poll,
+    conns: &mut HashMap<Token, Conn>,
+    next: &mut usize,
+) {
+    loop {
+        let conn = match token {
+            HTTP => match http.map(TcpListener::accept) {
+                Some(Ok((s, _))) => Conn::http(s),
+                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "admin accept");
+                    return;
+                }
+                None => return,
+            },
+            _ => match ctl.map(UnixListener::accept) {
+                Some(Ok((s, _))) => Conn::ctl(s),
+                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "ctl accept");
+                    return;
+                }
+                None => return,
+            },
+        };
+        if conns.len() >= MAX_CONNS {
+            tracing::warn!("too many admin connections, refusing one");
+            continue; // dropping `conn` closes it
+        }
+        let t = Token(*next);
+        *next = if *next == usize::MAX - 1 {
+            FIRST_CONN
+        } else {
+            *next + 1
+        };
+        let mut conn = conn;
+        if conn.register(poll.registry(), t).is_ok() {
+            conns.insert(t, conn);
+        }
+    }
 }
 
 /// Body of a worker process, right after fork.
-fn worker_main(
-    slot: usize,
-    generation: u64,
-    sockets: Vec<UdpSocket>,
-    config: &Config,
-    sigfd: i32,
-) -> i32 {
+fn worker_main(setup: worker::event_loop::Setup, master_only: &[RawFd]) -> i32 {
     // A worker never outlives its master (a crashed or SIGKILLed master must not leave
     // workers holding the port): the kernel sends us SIGTERM when the master dies.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
-    // Leave the master's signal world: close its signalfd, unblock, install our own flags.
-    let _ = nix::unistd::close(sigfd);
+    // Leave the master's world: close its descriptors, unblock signals, install our flags.
+    for fd in master_only {
+        let _ = nix::unistd::close(*fd);
+    }
     let mut mask = SigSet::empty();
     for s in MANAGED {
         mask.add(s);
@@ -321,19 +799,14 @@ fn worker_main(
     if nix::unistd::getppid() == Pid::from_raw(1) {
         return 0; // the master died before the death signal was armed
     }
-    let span = tracing::info_span!("worker", slot, generation);
+    let span = tracing::info_span!("worker", slot = setup.slot);
     let _guard = span.enter();
-    let ctx = worker::stateless::Context {
-        limits: config.limits.to_proto(),
-        local_hosts: local_hosts(config),
-        server_line: format!("Server: {}", config.general.server_header).into_bytes(),
-    };
-    match worker::event_loop::run(sockets, &ctx, &stop) {
+    match worker::event_loop::run(setup, &stop) {
         Ok(stats) => {
             tracing::info!(
                 received = stats.received,
-                replies = stats.replies,
-                malformed_dropped = stats.malformed_dropped,
+                replies = worker::stats::Counters::total(&stats.replies),
+                forwarded = stats.ipc_forwarded,
                 "worker exiting"
             );
             0
@@ -345,33 +818,14 @@ fn worker_main(
     }
 }
 
-/// Hosts that address sipedge itself in a Request-URI.
-fn local_hosts(config: &Config) -> Vec<Vec<u8>> {
-    let mut hosts: Vec<Vec<u8>> = vec![b"localhost".to_vec()];
-    for l in &config.listen {
-        if let Ok(addr) = l.address.parse::<SocketAddr>() {
-            let ip = match addr {
-                SocketAddr::V4(a) => a.ip().to_string(),
-                SocketAddr::V6(a) => format!("[{}]", a.ip()),
-            };
-            hosts.push(ip.into_bytes());
-        }
-        if !l.advertise.is_empty() {
-            let host = l
-                .advertise
-                .rsplit_once(':')
-                .map_or(l.advertise.as_str(), |(h, _)| h);
-            hosts.push(host.as_bytes().to_vec());
-        }
-    }
-    hosts
-}
-
 /// A UDP socket for one worker slot: SO_REUSEPORT (never SO_REUSEADDR, which lets a later
 /// bind steal the port), a large receive buffer (forced past rmem_max when root).
-fn bind_udp(addr: SocketAddr, rcvbuf: usize) -> std::io::Result<UdpSocket> {
+fn bind_udp(addr: SocketAddr, rcvbuf: usize) -> io::Result<UdpSocket> {
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     s.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
     if rcvbuf > 0 {
         let forced =
             nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::RcvBufForce, &rcvbuf);
@@ -381,4 +835,24 @@ fn bind_udp(addr: SocketAddr, rcvbuf: usize) -> std::io::Result<UdpSocket> {
     }
     s.bind(&addr.into())?;
     Ok(s.into())
+}
+
+/// Bind the ctl socket. A stale socket file from a dead master is replaced; a live master on
+/// the same path is an error (two masters on one config).
+fn bind_ctl(path: &Path) -> Result<UnixListener, String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("admin.ctl_socket: cannot create {}: {e}", dir.display()))?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(format!(
+                "admin.ctl_socket: {} is in use: is another sipedge running with this config?",
+                path.display()
+            ));
+        }
+        let _ = std::fs::remove_file(path);
+    }
+    UnixListener::bind(path)
+        .map_err(|e| format!("admin.ctl_socket: cannot bind {}: {e}", path.display()))
 }

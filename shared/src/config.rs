@@ -121,7 +121,7 @@ impl Default for Admin {
     fn default() -> Self {
         Self {
             address: "127.0.0.1:9060".into(),
-            ctl_socket: "run/sipedge.ctl".into(),
+            ctl_socket: Config::default_ctl_socket(),
         }
     }
 }
@@ -220,6 +220,11 @@ pub const ALGORITHMS: &[&str] = &[
 ];
 
 impl Config {
+    /// `admin.ctl_socket` when the file does not set it.
+    pub fn default_ctl_socket() -> String {
+        "run/sipedge.ctl".into()
+    }
+
     /// Read, parse and validate `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {

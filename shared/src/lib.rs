@@ -3,3 +3,5 @@
 //! metric definitions. No event loop and no SIP routing logic live here.
 
 pub mod config;
+pub mod ipc;
+pub mod metrics;

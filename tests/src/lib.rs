@@ -50,6 +50,11 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 /// A configuration for tests: one UDP listener on `port`, `workers` workers, no admin HTTP,
 /// store and ctl socket under `dir`.
 pub fn test_config(dir: &Path, port: u16, workers: usize) -> String {
+    test_config_admin(dir, port, workers, "")
+}
+
+/// [`test_config`] with the admin HTTP endpoint on `admin` (`IP:port`, or empty for none).
+pub fn test_config_admin(dir: &Path, port: u16, workers: usize, admin: &str) -> String {
     format!(
         r#"[general]
 workers = {workers}
@@ -61,7 +66,7 @@ name = "test"
 address = "127.0.0.1:{port}"
 
 [admin]
-address = ""
+address = "{admin}"
 ctl_socket = "{dir}/ctl.sock"
 
 [store]
@@ -80,7 +85,8 @@ pub struct Sipedge {
 }
 
 impl Sipedge {
-    /// Write `config` to `dir/sipedge.toml` and start sipedge on it; waits until it answers.
+    /// Write `config` to `dir/sipedge.toml` and start sipedge on it; waits until it answers
+    /// and all `workers` worker processes exist.
     pub fn start(dir: &Path, config: &str, port: u16) -> Sipedge {
         let path = dir.join("sipedge.toml");
         std::fs::write(&path, config).unwrap_or_else(|e| panic!("write config: {e}"));
@@ -99,11 +105,17 @@ impl Sipedge {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             log,
         };
+        let workers = config
+            .lines()
+            .find_map(|l| l.strip_prefix("workers = "))
+            .and_then(|n| n.trim().parse::<usize>().ok());
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if s.options_status().is_some() {
+            let all_forked = workers.is_none_or(|n| s.workers().len() == n);
+            if all_forked && s.options_status().is_some() {
                 return s;
             }
+            std::thread::sleep(Duration::from_millis(10));
         }
         panic!(
             "sipedge did not answer on {}; log:\n{}",
@@ -223,4 +235,48 @@ pub fn status_of(resp: &[u8]) -> Option<u16> {
     let line = resp.split(|&b| b == b'\r').next()?;
     let text = std::str::from_utf8(line).ok()?;
     text.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
+}
+
+/// `sipedge ctl -c CONFIG ARGS...`: exit status and stdout.
+pub fn ctl(config: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(sipedge_bin())
+        .arg("ctl")
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run sipedge ctl: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// A plain HTTP/1.0 GET; the status and the body.
+pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.get(9..12)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+/// Sum of every sample of `name` in Prometheus text whose labels contain all of `labels`
+/// (e.g. `&["method=\"OPTIONS\""]`).
+pub fn metric_sum(text: &str, name: &str, labels: &[&str]) -> u64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (n, rest) = series.split_once('{').unwrap_or((series, ""));
+            (n == name && labels.iter().all(|want| rest.contains(want)))
+                .then(|| value.parse::<f64>().ok())
+                .flatten()
+        })
+        .map(|v| v as u64)
+        .sum()
 }

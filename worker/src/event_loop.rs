@@ -1,50 +1,107 @@
-//! The worker's mio loop: receive until `WouldBlock`, hand each datagram to the protocol
-//! code, send what it returns. The only place in the worker that touches a socket.
+//! The worker's mio loop: the only place in the worker that touches a socket or the clock.
+//!
+//! Sources, each drained until `WouldBlock` (mio is edge-triggered):
+//! - one UDP socket per listener (this worker slot's member of the SO_REUSEPORT group);
+//! - the worker's IPC inbox: datagrams other workers steered here, and control messages
+//!   from the master (reload, stats request, reopen logs, drain).
+//!
+//! Each datagram read from the network is parsed once; [`steering::owner`] says which worker
+//! owns it. Ours: handled here. Another worker's: its raw bytes go to that worker's inbox.
 
 use std::io;
-use std::net::UdpSocket as StdUdpSocket;
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use proto::{Message, ParseError, EMPTY_HEADER};
+use shared::config::Config;
+use shared::ipc::{self, Control, Datagram, Frame, Inbox, Outbox, SendError};
 
 use crate::stateless::{self, Absorbed, Context, Outcome};
+use crate::stats::{drop_reason, Counters};
+use crate::steering;
 
-/// Counters of one worker (exported through the master's metrics once IPC carries them).
-#[derive(Debug, Default, Clone)]
-pub struct Stats {
-    pub received: u64,
-    pub replies: u64,
-    pub absorbed_ack: u64,
-    pub absorbed_response: u64,
-    pub keepalives: u64,
-    pub malformed_dropped: u64,
-    pub send_errors: u64,
+/// Token of the IPC inbox; listener sockets use their index.
+const INBOX: Token = Token(usize::MAX - 1);
+
+/// Everything a worker process starts with (built by the master before fork).
+pub struct Setup {
+    /// This worker's slot: its index among the workers, stable across restarts.
+    pub slot: usize,
+    pub generation: u64,
+    /// This slot's socket of every listener, in config order.
+    pub sockets: Vec<StdUdpSocket>,
+    /// This worker's IPC inbox.
+    pub inbox: Inbox,
+    /// Every worker's inbox write end, indexed by slot (ours included, unused).
+    pub peers: Vec<Outbox>,
+    /// The master's inbox write end.
+    pub master: Outbox,
+    pub config: Config,
+    /// Reopens the log file (SIGUSR1 reaches workers as [`Control::ReopenLogs`]).
+    pub reopen_logs: Box<dyn Fn()>,
 }
 
-/// Largest datagram we read; bigger ones are truncated by the kernel and then fail to parse
-/// or hit the size limit (513).
-const RECV_BUF: usize = 65_536;
+/// The protocol state of one worker: what the loop feeds datagrams and control messages to.
+struct Worker {
+    slot: usize,
+    workers: usize,
+    generation: u64,
+    ctx: Context,
+    stats: Counters,
+    peers: Vec<Outbox>,
+    master: Outbox,
+    reopen_logs: Box<dyn Fn()>,
+    /// Set by a drain request: stop when nothing is in flight or at the deadline.
+    drain_deadline: Option<Instant>,
+}
 
-/// Run until `stop` is set. `sockets` are the worker's UDP sockets (already bound by the
-/// master).
-pub fn run(sockets: Vec<StdUdpSocket>, ctx: &Context, stop: &Arc<AtomicBool>) -> io::Result<Stats> {
+/// Run until `stop` is set (SIGTERM) or a drain completes. Returns the final counters.
+pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
     let mut poll = Poll::new()?;
-    let mut socks = Vec::with_capacity(sockets.len());
-    for (i, s) in sockets.into_iter().enumerate() {
+    let mut socks = Vec::with_capacity(setup.sockets.len());
+    for (i, s) in setup.sockets.into_iter().enumerate() {
         s.set_nonblocking(true)?;
         let mut s = UdpSocket::from_std(s);
         poll.registry()
             .register(&mut s, Token(i), Interest::READABLE)?;
         socks.push(s);
     }
-    let mut events = Events::with_capacity(64);
-    let mut buf = vec![0u8; RECV_BUF];
+    let inbox = setup.inbox;
+    poll.registry()
+        .register(&mut SourceFd(&inbox.raw_fd()), INBOX, Interest::READABLE)?;
+
+    let mut w = Worker {
+        slot: setup.slot,
+        workers: setup.peers.len().max(1),
+        generation: setup.generation,
+        ctx: Context::from_config(&setup.config),
+        stats: Counters::default(),
+        peers: setup.peers,
+        master: setup.master,
+        reopen_logs: setup.reopen_logs,
+        drain_deadline: None,
+    };
+    let _ = w.master.send_control(&Control::Ready {
+        slot: u16::try_from(w.slot).unwrap_or(u16::MAX),
+        pid: std::process::id(),
+        generation: w.generation,
+    });
+
+    let mut events = Events::with_capacity(256);
+    let mut buf = vec![0u8; ipc::MAX_FRAME];
     let mut out = Vec::with_capacity(4096);
-    let mut stats = Stats::default();
     while !stop.load(Ordering::Relaxed) {
+        if let Some(deadline) = w.drain_deadline {
+            // No transactions exist yet, so a drain ends at once; the deadline bounds it
+            // once they do.
+            if w.in_flight() == 0 || Instant::now() >= deadline {
+                break;
+            }
+        }
         // A bounded wait so a stop request is seen even when no traffic arrives.
         match poll.poll(&mut events, Some(Duration::from_millis(200))) {
             Ok(()) => {}
@@ -52,17 +109,25 @@ pub fn run(sockets: Vec<StdUdpSocket>, ctx: &Context, stop: &Arc<AtomicBool>) ->
             Err(e) => return Err(e),
         }
         for ev in events.iter() {
-            let Some(sock) = socks.get(ev.token().0) else {
-                continue;
-            };
-            drain(sock, ctx, &mut buf, &mut out, &mut stats);
+            if ev.token() == INBOX {
+                drain_inbox(&mut w, &inbox, &socks, &mut buf, &mut out);
+            } else if let Some(sock) = socks.get(ev.token().0) {
+                drain_socket(&mut w, ev.token().0, sock, &socks, &mut buf, &mut out);
+            }
         }
     }
-    Ok(stats)
+    Ok(w.stats)
 }
 
-/// Read until the socket is empty (mio is edge-triggered).
-fn drain(sock: &UdpSocket, ctx: &Context, buf: &mut [u8], out: &mut Vec<u8>, stats: &mut Stats) {
+/// Read a listener socket until it is empty.
+fn drain_socket(
+    w: &mut Worker,
+    listener: usize,
+    sock: &UdpSocket,
+    socks: &[UdpSocket],
+    buf: &mut [u8],
+    out: &mut Vec<u8>,
+) {
     loop {
         let (n, src) = match sock.recv_from(buf) {
             Ok(r) => r,
@@ -70,29 +135,185 @@ fn drain(sock: &UdpSocket, ctx: &Context, buf: &mut [u8], out: &mut Vec<u8>, sta
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 // ICMP errors from earlier sends surface here on Linux; not fatal.
+                w.stats.recv_errors += 1;
                 tracing::debug!(error = %e, "recv_from");
                 continue;
             }
         };
-        stats.received += 1;
+        w.stats.received += 1;
+        w.stats.received_bytes += n as u64;
         let data = buf.get(..n).unwrap_or_default();
-        match stateless::handle(ctx, data, src, out) {
+        w.on_datagram(listener, src, data, false, socks, out);
+    }
+}
+
+/// Read the IPC inbox until it is empty.
+fn drain_inbox(
+    w: &mut Worker,
+    inbox: &Inbox,
+    socks: &[UdpSocket],
+    buf: &mut [u8],
+    out: &mut Vec<u8>,
+) {
+    loop {
+        let frame = match inbox.recv(buf) {
+            Ok(None) => return,
+            Ok(Some(f)) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "IPC inbox read failed");
+                return;
+            }
+        };
+        match frame {
+            Ok(Frame::Datagram(d)) => {
+                w.stats.ipc_received += 1;
+                w.on_datagram(usize::from(d.listener), d.source, d.data, true, socks, out);
+            }
+            Ok(Frame::Control(c)) => w.on_control(c),
+            Err(e) => {
+                w.stats.ipc_bad_frames += 1;
+                tracing::warn!(error = %e, "bad IPC frame dropped");
+            }
+        }
+    }
+}
+
+impl Worker {
+    /// Transactions and dialogs this worker still has to finish (none on the stateless path).
+    fn in_flight(&self) -> usize {
+        0
+    }
+
+    /// One SIP datagram: steer it to its owner, or handle it here. `steered` is true when
+    /// another worker already made that decision.
+    fn on_datagram(
+        &mut self,
+        listener: usize,
+        src: SocketAddr,
+        data: &[u8],
+        steered: bool,
+        socks: &[UdpSocket],
+        out: &mut Vec<u8>,
+    ) {
+        let mut slots = [EMPTY_HEADER; 128];
+        let outcome = match Message::parse(data, &mut slots, &self.ctx.limits) {
+            Err(ParseError::Empty) => Outcome::Absorb {
+                reason: Absorbed::KeepAlive,
+            },
+            Err(e) => {
+                self.stats.parse_error(e.code());
+                stateless::reject_unparsed(&self.ctx, data, e, src, out)
+            }
+            Ok(msg) => {
+                if !steered {
+                    let owner = steering::owner(&msg, self.workers);
+                    if owner != self.slot {
+                        self.forward(owner, listener, src, data);
+                        return;
+                    }
+                }
+                match msg.method() {
+                    Some(m) => self.stats.request(m.label()),
+                    None => self.stats.response(msg.status().unwrap_or(0)),
+                }
+                stateless::handle_parsed(&self.ctx, &msg, src, out)
+            }
+        };
+        match outcome {
             Outcome::Reply { dest, status } => {
-                stats.replies += 1;
+                self.stats.reply(status);
+                let Some(sock) = socks.get(listener) else {
+                    self.stats.send_errors += 1;
+                    return;
+                };
                 if let Err(e) = sock.send_to(out, dest) {
-                    stats.send_errors += 1;
+                    self.stats.send_errors += 1;
                     tracing::debug!(error = %e, %dest, status, "send_to");
                 }
             }
-            Outcome::Absorb { reason } => match reason {
-                Absorbed::Ack => stats.absorbed_ack += 1,
-                Absorbed::Response => stats.absorbed_response += 1,
-                Absorbed::KeepAlive => stats.keepalives += 1,
-                Absorbed::Malformed(why) => {
-                    stats.malformed_dropped += 1;
-                    tracing::debug!(%src, reason = why, "dropped malformed message");
-                }
-            },
+            Outcome::Absorb { reason } => {
+                let label = match reason {
+                    Absorbed::Ack => drop_reason::ACK,
+                    Absorbed::Response => drop_reason::RESPONSE,
+                    Absorbed::KeepAlive => drop_reason::KEEPALIVE,
+                    Absorbed::Malformed(why) => {
+                        tracing::debug!(%src, reason = why, "dropped malformed message");
+                        if data.starts_with(b"SIP/") {
+                            drop_reason::MALFORMED_RESPONSE
+                        } else {
+                            drop_reason::MALFORMED
+                        }
+                    }
+                };
+                self.stats.dropped(label);
+            }
         }
+    }
+
+    /// Hand a datagram to the worker that owns it.
+    fn forward(&mut self, owner: usize, listener: usize, source: SocketAddr, data: &[u8]) {
+        let d = Datagram {
+            listener: u16::try_from(listener).unwrap_or(u16::MAX),
+            from_worker: u16::try_from(self.slot).unwrap_or(u16::MAX),
+            source,
+            data,
+        };
+        match self.peers.get(owner).map(|p| p.send_datagram(&d)) {
+            Some(Ok(())) => self.stats.ipc_forwarded += 1,
+            Some(Err(e)) => {
+                self.stats.ipc_dropped += 1;
+                // Full means the owner is overloaded: UDP retransmission recovers, and a
+                // log line per datagram would make the overload worse.
+                if !matches!(e, SendError::Full) {
+                    tracing::warn!(owner, error = %e, "cannot steer datagram");
+                }
+            }
+            None => self.stats.ipc_dropped += 1,
+        }
+    }
+
+    fn on_control(&mut self, c: Control) {
+        match c {
+            Control::Reload { generation, config } => {
+                let error = match Config::from_str(&config, std::path::Path::new("<reload>")) {
+                    Ok(cfg) => {
+                        self.ctx = Context::from_config(&cfg);
+                        self.generation = generation;
+                        tracing::info!(generation, "configuration applied");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "reload rejected by worker");
+                        Some(e.to_string())
+                    }
+                };
+                let _ = self.master.send_control(&Control::Reloaded {
+                    slot: self.slot_u16(),
+                    generation,
+                    error,
+                });
+            }
+            Control::StatsRequest { id } => {
+                let stats = Box::new(self.stats.snapshot(self.generation));
+                if let Err(e) = self.master.send_control(&Control::Stats {
+                    id,
+                    slot: self.slot_u16(),
+                    stats,
+                }) {
+                    tracing::warn!(error = %e, "cannot send stats to the master");
+                }
+            }
+            Control::ReopenLogs => (self.reopen_logs)(),
+            Control::Drain { timeout_ms } => {
+                tracing::info!(in_flight = self.in_flight(), "draining");
+                self.drain_deadline = Some(Instant::now() + Duration::from_millis(timeout_ms));
+            }
+            // Messages only the master receives.
+            Control::Ready { .. } | Control::Reloaded { .. } | Control::Stats { .. } => {}
+        }
+    }
+
+    fn slot_u16(&self) -> u16 {
+        u16::try_from(self.slot).unwrap_or(u16::MAX)
     }
 }

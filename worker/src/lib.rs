@@ -1,7 +1,10 @@
 //! `worker`: the per-process SIP engine: the mio event loop over the worker's sockets and IPC
-//! channel, transports, the transaction layer, the proxy core and the policy modules.
-//! Protocol logic is sans-IO (fed `(message, source, now)`, returns actions); only the loop
+//! inbox, steering of each message to the worker that owns it, and the protocol logic
+//! (today the stateless path; transactions, proxy core and policy modules come next).
+//! Protocol logic is sans-IO (fed `(message, source)`, returns what to send); only the loop
 //! touches sockets or reads the clock.
 
 pub mod event_loop;
 pub mod stateless;
+pub mod stats;
+pub mod steering;

@@ -45,6 +45,41 @@ pub struct Context {
 const ALLOW_LINE: &[u8] = b"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH";
 const SUPPORTED_LINE: &[u8] = b"Supported: path, outbound";
 
+impl Context {
+    /// What the stateless path needs from a configuration.
+    pub fn from_config(config: &shared::config::Config) -> Context {
+        Context {
+            limits: config.limits.to_proto(),
+            local_hosts: local_hosts(config),
+            server_line: format!("Server: {}", config.general.server_header).into_bytes(),
+        }
+    }
+}
+
+/// Hosts that address sipedge itself in a Request-URI: `localhost`, every listener's IP and
+/// every advertised name.
+fn local_hosts(config: &shared::config::Config) -> Vec<Vec<u8>> {
+    let mut hosts: Vec<Vec<u8>> = vec![b"localhost".to_vec()];
+    for l in &config.listen {
+        if let Ok(addr) = l.address.parse::<SocketAddr>() {
+            let ip = match addr {
+                SocketAddr::V4(a) => a.ip().to_string(),
+                SocketAddr::V6(a) => format!("[{}]", a.ip()),
+            };
+            hosts.push(ip.into_bytes());
+        }
+        if !l.advertise.is_empty() {
+            let host = l
+                .advertise
+                .rsplit_once(':')
+                .filter(|(h, _)| !h.ends_with(':')) // a bare IPv6 literal has no port
+                .map_or(l.advertise.as_str(), |(h, _)| h);
+            hosts.push(host.as_bytes().to_vec());
+        }
+    }
+    hosts
+}
+
 /// Handle one datagram. `out` is cleared and receives the reply, if any.
 pub fn handle(ctx: &Context, data: &[u8], source: SocketAddr, out: &mut Vec<u8>) -> Outcome {
     out.clear();
@@ -58,23 +93,34 @@ pub fn handle(ctx: &Context, data: &[u8], source: SocketAddr, out: &mut Vec<u8>)
         }
         Err(e) => return reject_unparsed(ctx, data, e, source, out),
     };
+    handle_parsed(ctx, &msg, source, out)
+}
+
+/// Handle a message that parsed. `out` is cleared and receives the reply, if any.
+pub fn handle_parsed(
+    ctx: &Context,
+    msg: &Message<'_, '_>,
+    source: SocketAddr,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    out.clear();
     let Some(method) = msg.method() else {
         return Outcome::Absorb {
             reason: Absorbed::Response,
         };
     };
-    if let Verdict::Reject { status, reason } = proto::check::verdict_of(&msg) {
-        return respond(ctx, &msg, status, reason, source, &[], out);
+    if let Verdict::Reject { status, reason } = proto::check::verdict_of(msg) {
+        return respond(ctx, msg, status, reason, source, &[], out);
     }
     if method == Method::Ack {
         return Outcome::Absorb {
             reason: Absorbed::Ack,
         };
     }
-    if method == Method::Options && is_for_us(ctx, &msg) {
+    if method == Method::Options && is_for_us(ctx, msg) {
         return respond(
             ctx,
-            &msg,
+            msg,
             200,
             "OK",
             source,
@@ -83,9 +129,9 @@ pub fn handle(ctx: &Context, data: &[u8], source: SocketAddr, out: &mut Vec<u8>)
         );
     }
     if msg.max_forwards() == Some(0) {
-        return respond(ctx, &msg, 483, "Too Many Hops", source, &[], out);
+        return respond(ctx, msg, 483, "Too Many Hops", source, &[], out);
     }
-    respond(ctx, &msg, 404, "Not Found", source, &[], out)
+    respond(ctx, msg, 404, "Not Found", source, &[], out)
 }
 
 /// A Request-URI without user part whose host is one of ours (RFC 3261 §16.4 "addressed to
@@ -173,13 +219,14 @@ impl TagText {
 /// A request that did not parse: answer from the raw header lines when the message has a Via
 /// line to answer along, else drop. The reply goes back to the packet's source (the Via may be
 /// the broken part).
-fn reject_unparsed(
+pub fn reject_unparsed(
     ctx: &Context,
     data: &[u8],
     e: ParseError,
     source: SocketAddr,
     out: &mut Vec<u8>,
 ) -> Outcome {
+    out.clear();
     let reason = match proto::check::verdict_of_error(data, e) {
         Verdict::Reject { status, reason } => (status, reason),
         Verdict::Drop { reason } => {

@@ -1,0 +1,147 @@
+//! `sipedge ctl -c FILE COMMAND`: talk to the running master of that configuration over its
+//! ctl socket (`admin.ctl_socket`). One JSON request line, one JSON answer.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use shared::config::Config;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Configuration file of the running sipedge (its ctl socket path is read from it).
+    #[arg(short, long, value_name = "FILE")]
+    config: PathBuf,
+    /// Print the raw JSON answer.
+    #[arg(long)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Workers, their pids, restarts and message counts; configuration generation; uptime.
+    Status,
+    /// Reload the configuration file (like SIGHUP, but tells you whether it worked).
+    Reload,
+}
+
+pub fn run(args: &Args) -> ExitCode {
+    // Only the socket path is read here: a file that is valid TOML but an invalid
+    // configuration must still reach the master, whose `reload` reports what is wrong.
+    let socket = match ctl_socket(&args.config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cmd = match args.command {
+        Command::Status => "status",
+        Command::Reload => "reload",
+    };
+    let answer = match request(&socket, cmd) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!(
+                "sipedge ctl: {socket}: {e} (is sipedge running with {}?)",
+                args.config.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let ok = answer.get("ok").and_then(|v| v.as_bool()) == Some(true);
+    if args.json {
+        println!("{answer}");
+    } else if !ok {
+        eprintln!(
+            "sipedge ctl {cmd}: {}",
+            answer
+                .get("error")
+                .and_then(|e| e.as_str())
+                .unwrap_or("failed")
+        );
+    } else {
+        match args.command {
+            Command::Status => print_status(&answer),
+            Command::Reload => println!(
+                "reloaded: generation {}",
+                answer.get("generation").unwrap_or(&serde_json::Value::Null)
+            ),
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `admin.ctl_socket` of a configuration file, or its default.
+fn ctl_socket(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let v: toml::Table =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+    match v.get("admin").and_then(|a| a.get("ctl_socket")) {
+        None => Ok(Config::default_ctl_socket()),
+        Some(toml::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(_) => Err(format!(
+            "{}: admin.ctl_socket: must be a non-empty string",
+            path.display()
+        )),
+    }
+}
+
+fn request(path: &str, cmd: &str) -> std::io::Result<serde_json::Value> {
+    let mut s = UnixStream::connect(path)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    writeln!(s, "{}", serde_json::json!({ "cmd": cmd }))?;
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line)?;
+    serde_json::from_str(&line).map_err(|e| std::io::Error::other(format!("bad answer: {e}")))
+}
+
+fn print_status(v: &serde_json::Value) {
+    let g = |k: &str| v.get(k).cloned().unwrap_or(serde_json::Value::Null);
+    println!(
+        "master pid {}  uptime {}s  generation {}  config {}",
+        g("pid"),
+        g("uptime_s"),
+        g("generation"),
+        g("config").as_str().unwrap_or_default()
+    );
+    println!(
+        "{:>4} {:>8} {:>8} {:>8} {:>4} {:>10} {:>10} {:>10} {:>10}",
+        "slot", "pid", "uptime", "restarts", "gen", "received", "requests", "forwarded", "from_ipc"
+    );
+    for w in v
+        .get("workers")
+        .and_then(|w| w.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let f = |k: &str| match w.get(k) {
+            Some(serde_json::Value::Null) | None => "-".to_string(),
+            Some(x) => x.to_string(),
+        };
+        println!(
+            "{:>4} {:>8} {:>7}s {:>8} {:>4} {:>10} {:>10} {:>10} {:>10}",
+            f("slot"),
+            f("pid"),
+            f("uptime_s"),
+            f("restarts"),
+            f("generation"),
+            f("received"),
+            f("requests"),
+            f("ipc_forwarded"),
+            f("ipc_received")
+        );
+    }
+    if g("missing").as_u64().unwrap_or(0) > 0 {
+        println!("({} worker(s) did not answer in time)", g("missing"));
+    }
+}

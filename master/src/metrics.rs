@@ -1,0 +1,282 @@
+//! What the master exports: Prometheus text for `/metrics` and the JSON of `sipedge ctl
+//! status`, both built from one [`MasterFacts`] snapshot (the master's own facts plus the
+//! counters every worker sent for this request). Series names and help texts are defined
+//! once, in `shared::metrics::names`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use prometheus::core::Collector;
+use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use shared::metrics::{names, WorkerStats};
+
+/// One worker slot as the master sees it.
+pub struct SlotFacts {
+    pub slot: usize,
+    pub pid: Option<i32>,
+    pub uptime: Duration,
+    pub restarts: u64,
+    pub generation: u64,
+    /// None when the worker did not answer in time (or is down).
+    pub stats: Option<WorkerStats>,
+    /// Kernel receive-buffer drops of this slot's socket, per listener name.
+    pub rcvbuf_drops: Vec<(String, u64)>,
+}
+
+pub struct MasterFacts {
+    pub pid: u32,
+    pub uptime: Duration,
+    pub generation: u64,
+    pub reloads_ok: u64,
+    pub reloads_failed: u64,
+    pub config_path: String,
+    pub slots: Vec<SlotFacts>,
+    /// Workers that did not answer in time.
+    pub missing: usize,
+}
+
+/// A registry being filled; metric construction errors (impossible with our static names)
+/// are logged and the series skipped rather than failing the scrape.
+struct Builder {
+    reg: Registry,
+}
+
+impl Builder {
+    fn add<C: Collector + Clone + 'static>(&self, c: Result<C, prometheus::Error>) -> Option<C> {
+        match c {
+            Ok(c) => match self.reg.register(Box::new(c.clone())) {
+                Ok(()) => Some(c),
+                Err(e) => {
+                    tracing::error!(error = %e, "metric registration");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "metric definition");
+                None
+            }
+        }
+    }
+
+    fn counter(&self, (name, help): (&str, &str), labels: &[&str]) -> Option<IntCounterVec> {
+        self.add(IntCounterVec::new(Opts::new(name, help), labels))
+    }
+
+    fn gauge(&self, (name, help): (&str, &str)) -> Option<IntGauge> {
+        self.add(IntGauge::new(name, help))
+    }
+}
+
+fn inc(c: &Option<IntCounterVec>, labels: &[&str], n: u64) {
+    if let Some(c) = c {
+        if let Ok(m) = c.get_metric_with_label_values(labels) {
+            m.inc_by(n);
+        }
+    }
+}
+
+/// Prometheus text exposition format.
+pub fn render(f: &MasterFacts) -> String {
+    let b = Builder {
+        reg: Registry::new(),
+    };
+    let w = &["worker"];
+    let received = b.counter(names::RECEIVED, w);
+    let received_bytes = b.counter(names::RECEIVED_BYTES, w);
+    let requests = b.counter(names::REQUESTS, &["worker", "method"]);
+    let responses = b.counter(names::RESPONSES, &["worker", "code"]);
+    let replies = b.counter(names::REPLIES, &["worker", "code"]);
+    let parse_errors = b.counter(names::PARSE_ERRORS, &["worker", "reason"]);
+    let drops = b.counter(names::DROPS, &["worker", "reason"]);
+    let recv_errors = b.counter(names::RECV_ERRORS, w);
+    let send_errors = b.counter(names::SEND_ERRORS, w);
+    let rcvbuf = b.counter(names::UDP_RCVBUF_DROPS, &["worker", "listener"]);
+    let fwd = b.counter(names::IPC_FORWARDED, w);
+    let ipc_in = b.counter(names::IPC_RECEIVED, w);
+    let ipc_drop = b.counter(names::IPC_DROPPED, w);
+    let ipc_bad = b.counter(names::IPC_BAD_FRAMES, w);
+    let restarts = b.counter(names::WORKER_RESTARTS, w);
+    let reloads = b.counter(names::RELOADS, &["result"]);
+    let workers = b.gauge(names::WORKERS);
+    let generation = b.gauge(names::GENERATION);
+    let uptime = b.gauge(names::UPTIME);
+    let missing = b.gauge(names::SCRAPE_MISSING);
+
+    for s in &f.slots {
+        let slot = s.slot.to_string();
+        let sl = slot.as_str();
+        inc(&restarts, &[sl], s.restarts);
+        for (listener, n) in &s.rcvbuf_drops {
+            inc(&rcvbuf, &[sl, listener], *n);
+        }
+        let Some(st) = &s.stats else { continue };
+        inc(&received, &[sl], st.received);
+        inc(&received_bytes, &[sl], st.received_bytes);
+        for (m, n) in &st.requests {
+            inc(&requests, &[sl, m], *n);
+        }
+        for (code, n) in &st.responses {
+            inc(&responses, &[sl, &code.to_string()], *n);
+        }
+        for (code, n) in &st.replies {
+            inc(&replies, &[sl, &code.to_string()], *n);
+        }
+        for (r, n) in &st.parse_errors {
+            inc(&parse_errors, &[sl, r], *n);
+        }
+        for (r, n) in &st.drops {
+            inc(&drops, &[sl, r], *n);
+        }
+        inc(&recv_errors, &[sl], st.recv_errors);
+        inc(&send_errors, &[sl], st.send_errors);
+        inc(&fwd, &[sl], st.ipc_forwarded);
+        inc(&ipc_in, &[sl], st.ipc_received);
+        inc(&ipc_drop, &[sl], st.ipc_dropped);
+        inc(&ipc_bad, &[sl], st.ipc_bad_frames);
+    }
+    inc(&reloads, &["ok"], f.reloads_ok);
+    inc(&reloads, &["error"], f.reloads_failed);
+    let set = |g: &Option<IntGauge>, v: u64| {
+        if let Some(g) = g {
+            g.set(i64::try_from(v).unwrap_or(i64::MAX));
+        }
+    };
+    set(
+        &workers,
+        f.slots.iter().filter(|s| s.pid.is_some()).count() as u64,
+    );
+    set(&generation, f.generation);
+    set(&uptime, f.uptime.as_secs());
+    set(&missing, f.missing as u64);
+
+    let mut out = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&b.reg.gather(), &mut out) {
+        tracing::error!(error = %e, "metrics encoding");
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The answer to `sipedge ctl status`.
+pub fn status_json(f: &MasterFacts) -> serde_json::Value {
+    let workers: Vec<serde_json::Value> = f
+        .slots
+        .iter()
+        .map(|s| {
+            let mut v = serde_json::json!({
+                "slot": s.slot,
+                "pid": s.pid,
+                "uptime_s": s.uptime.as_secs(),
+                "restarts": s.restarts,
+                "generation": s.generation,
+            });
+            if let (Some(st), Some(obj)) = (&s.stats, v.as_object_mut()) {
+                let sum = |l: &[(String, u64)]| l.iter().map(|(_, n)| n).sum::<u64>();
+                obj.insert("received".into(), st.received.into());
+                obj.insert("requests".into(), sum(&st.requests).into());
+                obj.insert(
+                    "responses".into(),
+                    st.responses.iter().map(|(_, n)| n).sum::<u64>().into(),
+                );
+                obj.insert(
+                    "replies".into(),
+                    st.replies.iter().map(|(_, n)| n).sum::<u64>().into(),
+                );
+                obj.insert("ipc_forwarded".into(), st.ipc_forwarded.into());
+                obj.insert("ipc_received".into(), st.ipc_received.into());
+                obj.insert("ipc_dropped".into(), st.ipc_dropped.into());
+            }
+            v
+        })
+        .collect();
+    serde_json::json!({
+        "ok": true,
+        "pid": f.pid,
+        "uptime_s": f.uptime.as_secs(),
+        "generation": f.generation,
+        "config": f.config_path,
+        "reloads": {"ok": f.reloads_ok, "error": f.reloads_failed},
+        "workers": workers,
+        "missing": f.missing,
+    })
+}
+
+/// Kernel drop counters of every UDP socket, by socket inode (`/proc/net/udp` and `udp6`,
+/// last column). Read at scrape time only.
+pub fn udp_drops_by_inode() -> HashMap<u64, u64> {
+    let mut out = HashMap::new();
+    for file in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+            let inode = cols.get(9).and_then(|c| c.parse::<u64>().ok());
+            let drops = cols.last().and_then(|c| c.parse::<u64>().ok());
+            if let (Some(i), Some(d)) = (inode, drops) {
+                out.insert(i, d);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_summed_series_with_worker_labels() {
+        let stats = |n: u64| WorkerStats {
+            received: n,
+            requests: vec![("OPTIONS".into(), n)],
+            replies: vec![(200, n)],
+            ..WorkerStats::default()
+        };
+        let f = MasterFacts {
+            pid: 1,
+            uptime: Duration::from_secs(5),
+            generation: 2,
+            reloads_ok: 1,
+            reloads_failed: 0,
+            config_path: "x.toml".into(),
+            slots: vec![
+                SlotFacts {
+                    slot: 0,
+                    pid: Some(10),
+                    uptime: Duration::ZERO,
+                    restarts: 0,
+                    generation: 2,
+                    stats: Some(stats(3)),
+                    rcvbuf_drops: vec![("public".into(), 0)],
+                },
+                SlotFacts {
+                    slot: 1,
+                    pid: Some(11),
+                    uptime: Duration::ZERO,
+                    restarts: 1,
+                    generation: 2,
+                    stats: Some(stats(4)),
+                    rcvbuf_drops: vec![("public".into(), 2)],
+                },
+            ],
+            missing: 0,
+        };
+        let text = render(&f);
+        assert!(
+            text.contains("sipedge_requests_total{method=\"OPTIONS\",worker=\"0\"} 3"),
+            "{text}"
+        );
+        assert!(text.contains("sipedge_requests_total{method=\"OPTIONS\",worker=\"1\"} 4"));
+        assert!(text.contains("sipedge_replies_total{code=\"200\",worker=\"1\"} 4"));
+        assert!(text.contains("sipedge_worker_restarts_total{worker=\"1\"} 1"));
+        assert!(text.contains(
+            "sipedge_udp_receive_buffer_drops_total{listener=\"public\",worker=\"1\"} 2"
+        ));
+        assert!(text.contains("sipedge_config_generation 2"));
+        assert!(text.contains("sipedge_workers 2"));
+        let j = status_json(&f);
+        assert_eq!(j["workers"][1]["requests"], 4);
+        assert_eq!(j["workers"][1]["restarts"], 1);
+    }
+}
