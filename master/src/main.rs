@@ -8,6 +8,7 @@ mod logging;
 mod metrics;
 mod parse_cmd;
 mod process;
+mod steer_bpf;
 mod supervisor;
 
 use std::path::PathBuf;

@@ -40,6 +40,7 @@ use crate::admin::{self, Conn, ConnKind, Request};
 use crate::logging::Logging;
 use crate::metrics::{self, MasterFacts, SlotFacts};
 use crate::process;
+use crate::steer_bpf;
 
 /// Exit code of a worker that cannot run with its configuration: never respawned (it would
 /// only crash again).
@@ -145,6 +146,23 @@ impl Master {
                 restarts: 0,
                 generation: 1,
             });
+        }
+        for (li, l) in config.listen.iter().enumerate() {
+            if l.steering != "random" || n < 2 {
+                continue;
+            }
+            let first = slots.first().and_then(|s: &Slot| s.sockets.get(li));
+            if let Some(sock) = first {
+                match steer_bpf::attach_random(sock, n) {
+                    Ok(()) => {
+                        tracing::info!(listener = %l.name, "reuseport steering: random over {n} workers")
+                    }
+                    // Still correct without it (ownership steering over IPC), only less even.
+                    Err(e) => {
+                        tracing::warn!(listener = %l.name, error = %e, "cannot attach the reuseport steering program; using the kernel's 4-tuple hash")
+                    }
+                }
+            }
         }
         let (master_outbox, master_inbox) =
             ipc::channel().map_err(|e| format!("cannot create IPC channel: {e}"))?;

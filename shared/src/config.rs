@@ -98,6 +98,15 @@ pub struct Listener {
     /// Socket receive buffer in bytes (0 keeps the system default).
     #[serde(default = "default_rcvbuf")]
     pub receive_buffer: usize,
+    /// How the kernel spreads datagrams over the workers' sockets: `random` (a reuseport
+    /// BPF program: every source's load spreads over all workers) or `hash` (the kernel's
+    /// 4-tuple hash: one source address always reaches the same worker).
+    #[serde(default = "default_steering")]
+    pub steering: String,
+}
+
+fn default_steering() -> String {
+    "random".into()
 }
 
 fn default_transport() -> String {
@@ -305,6 +314,12 @@ impl Config {
                     format!("{:?} is not an IP:port address", l.address),
                 )
             })?;
+            if !matches!(l.steering.as_str(), "random" | "hash") {
+                return Err(err(
+                    key("steering"),
+                    format!("{:?} is not \"random\" or \"hash\"", l.steering),
+                ));
+            }
             if !addrs.insert(addr) {
                 return Err(err(key("address"), format!("{addr} is listed twice")));
             }

@@ -280,3 +280,76 @@ pub fn metric_sum(text: &str, name: &str, labels: &[&str]) -> u64 {
         .map(|v| v as u64)
         .sum()
 }
+
+/// `tests/scenarios/<name>`.
+pub fn scenario(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+}
+
+/// What a SIPp run reported.
+#[derive(Debug, Clone, Default)]
+pub struct SippResult {
+    /// SIPp's exit status (0: every call succeeded).
+    pub status: Option<i32>,
+    pub successful: u64,
+    pub failed: u64,
+    pub retransmissions: u64,
+    /// Screen and error output, for assertion messages.
+    pub output: String,
+}
+
+/// Run SIPp (`sipp` on PATH) with `args` in `dir`, bounded by `-timeout` and a kill after
+/// `limit`. Counts come from its `-trace_stat` file.
+pub fn sipp(dir: &Path, name: &str, args: &[&str], limit: Duration) -> SippResult {
+    let stat = dir.join(format!("{name}_stat.csv"));
+    let _ = std::fs::remove_file(&stat);
+    let timeout = format!("{}s", limit.as_secs().max(1));
+    let mut child = Command::new("sipp")
+        .current_dir(dir)
+        .args(args)
+        .args(["-trace_stat", "-stf"])
+        .arg(&stat)
+        .args(["-fd", "1", "-trace_err", "-timeout", &timeout, "-nostdin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run sipp (install sip-tester): {e}"));
+    let deadline = Instant::now() + limit + Duration::from_secs(10);
+    let status = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break st.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut output = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut output);
+    }
+    let csv = std::fs::read_to_string(&stat).unwrap_or_default();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(';').collect();
+    let last: Vec<&str> = lines.last().unwrap_or_default().split(';').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .and_then(|i| last.get(i))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    SippResult {
+        status,
+        successful: col("SuccessfulCall(C)"),
+        failed: col("FailedCall(C)"),
+        retransmissions: col("Retransmissions(C)"),
+        output,
+    }
+}
