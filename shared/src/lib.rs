@@ -5,3 +5,4 @@
 pub mod config;
 pub mod ipc;
 pub mod metrics;
+pub mod store;

@@ -11,6 +11,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub mod dispatcher;
+pub mod routing;
+
+pub use dispatcher::{DispatcherSet, ALGORITHMS};
+pub use routing::RouteRule;
+
+/// Builds a [`ConfigError`] for a key of the file being validated.
+pub type ErrFn<'a> = dyn Fn(String, String) -> ConfigError + 'a;
+
 /// A configuration problem, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -48,6 +57,9 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub dispatcher: Vec<DispatcherSet>,
+    /// The routing table: ordered rules, first match wins (see [`routing`]).
+    #[serde(default)]
+    pub route: Vec<RouteRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -185,48 +197,6 @@ impl Limits {
         }
     }
 }
-
-/// A set of core destinations requests are balanced over.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DispatcherSet {
-    pub name: String,
-    #[serde(default = "default_algorithm")]
-    pub algorithm: String,
-    pub destinations: Vec<Destination>,
-}
-
-fn default_algorithm() -> String {
-    "round-robin".into()
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Destination {
-    /// SIP URI of the destination, e.g. `sip:127.0.0.1:5080`.
-    pub uri: String,
-    #[serde(default = "one")]
-    pub weight: u32,
-    #[serde(default)]
-    pub priority: u32,
-}
-
-fn one() -> u32 {
-    1
-}
-
-/// Algorithms a dispatcher set may use.
-pub const ALGORITHMS: &[&str] = &[
-    "round-robin",
-    "random",
-    "weighted",
-    "priority",
-    "hash-call-id",
-    "hash-from-user",
-    "hash-to-user",
-    "hash-ruri-user",
-    "hash-auth-user",
-];
 
 impl Config {
     /// `admin.ctl_socket` when the file does not set it.
@@ -376,37 +346,8 @@ impl Config {
                 return Err(err(k.into(), format!("{v} is outside {lo}..={hi}")));
             }
         }
-        let mut sets = HashSet::new();
-        for (i, d) in self.dispatcher.iter().enumerate() {
-            let key = |k: &str| format!("dispatcher[{i}].{k}");
-            if d.name.is_empty() || !sets.insert(d.name.clone()) {
-                return Err(err(
-                    key("name"),
-                    format!("{:?} is empty or used twice", d.name),
-                ));
-            }
-            if !ALGORITHMS.contains(&d.algorithm.as_str()) {
-                return Err(err(
-                    key("algorithm"),
-                    format!("{:?} is not one of {}", d.algorithm, ALGORITHMS.join(", ")),
-                ));
-            }
-            if d.destinations.is_empty() {
-                return Err(err(
-                    key("destinations"),
-                    "at least one destination is required".into(),
-                ));
-            }
-            for (j, dst) in d.destinations.iter().enumerate() {
-                let ok = proto::Uri::parse(dst.uri.as_bytes()).is_some_and(|u| u.is_sip());
-                if !ok {
-                    return Err(err(
-                        format!("dispatcher[{i}].destinations[{j}].uri"),
-                        format!("{:?} is not a sip: or sips: URI", dst.uri),
-                    ));
-                }
-            }
-        }
+        dispatcher::validate(&self.dispatcher, &err)?;
+        routing::validate(&self.route, &self.dispatcher, &err)?;
         Ok(())
     }
 }

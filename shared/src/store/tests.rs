@@ -1,0 +1,564 @@
+//! Unit tests of every table operation, each on its own temporary store.
+
+use lmdb::{Transaction, WriteFlags};
+use serde::Serialize;
+
+use super::*;
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), 16).unwrap();
+    (dir, store)
+}
+
+fn binding(aor: &str, contact: &str, expires_at: u64) -> Binding {
+    Binding {
+        aor: aor.into(),
+        contact: contact.into(),
+        expires_at,
+        q: 1000,
+        call_id: format!("cid-{contact}"),
+        cseq: 7,
+        received: Some("192.0.2.1:5060".into()),
+        transport: "udp".into(),
+        worker: 3,
+        path: vec!["<sip:edge1;lr>".into()],
+        user_agent: "test/1".into(),
+        flags: 0b101,
+    }
+}
+
+#[test]
+fn store_is_shareable_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Store>();
+    send_sync::<StoreError>();
+}
+
+#[test]
+fn open_creates_directory_and_data_persists() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/store");
+    {
+        let s = Store::open(&path, 16).unwrap();
+        assert_eq!(s.path(), path.as_path());
+        s.incr(b"x", 5).unwrap();
+        s.sync().unwrap();
+    }
+    assert!(path.join("data.mdb").exists());
+    let s = Store::open(&path, 16).unwrap();
+    assert_eq!(s.get_counter(b"x").unwrap(), 5);
+}
+
+#[test]
+fn open_rejects_bad_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Store::open(dir.path(), 0).unwrap_err();
+    assert!(e.to_string().contains("map_size_mb = 0"), "{e}");
+    let opts = StoreOptions {
+        max_readers: 0,
+        ..StoreOptions::default()
+    };
+    assert!(Store::open_with(dir.path(), &opts).is_err());
+    // A file where the directory should be.
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let e = Store::open(&file.join("store"), 16).unwrap_err();
+    assert!(matches!(e, StoreError::CreateDir { .. }));
+    assert!(
+        e.to_string()
+            .starts_with(&format!("store {}", file.display())),
+        "{e}"
+    );
+}
+
+#[test]
+fn bindings_put_get_replace_delete() {
+    let (_d, s) = open();
+    s.put_binding(&binding("sip:a@x", "sip:a@1.1.1.1", 100))
+        .unwrap();
+    s.put_binding(&binding("sip:a@x", "sip:a@2.2.2.2", 200))
+        .unwrap();
+    // Same text prefix, different AOR: must not show up in sip:a@x's scan.
+    s.put_binding(&binding("sip:a@x.com", "sip:a@3.3.3.3", 300))
+        .unwrap();
+    s.put_binding(&binding("sip:a", "sip:a@4.4.4.4", 300))
+        .unwrap();
+
+    let got = s.bindings("sip:a@x").unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0], binding("sip:a@x", "sip:a@1.1.1.1", 100));
+    assert_eq!(got[1].contact, "sip:a@2.2.2.2");
+    assert_eq!(s.bindings("sip:nobody@x").unwrap(), vec![]);
+    assert_eq!(s.count_bindings().unwrap(), 4);
+
+    // Replace.
+    let mut b = binding("sip:a@x", "sip:a@1.1.1.1", 999);
+    b.received = None;
+    s.put_binding(&b).unwrap();
+    assert_eq!(s.binding("sip:a@x", "sip:a@1.1.1.1").unwrap(), Some(b));
+    assert_eq!(s.count_bindings().unwrap(), 4);
+
+    assert!(s.delete_binding("sip:a@x", "sip:a@1.1.1.1").unwrap());
+    assert!(!s.delete_binding("sip:a@x", "sip:a@1.1.1.1").unwrap());
+    assert_eq!(s.binding("sip:a@x", "sip:a@1.1.1.1").unwrap(), None);
+    assert_eq!(s.count_bindings().unwrap(), 3);
+
+    assert_eq!(s.delete_aor("sip:a@x.com").unwrap(), 1);
+    assert_eq!(s.delete_aor("sip:a@x.com").unwrap(), 0);
+    assert_eq!(s.bindings("sip:a@x").unwrap().len(), 1);
+    assert_eq!(s.count_bindings().unwrap(), 2);
+}
+
+#[test]
+fn bindings_expire_and_list_all() {
+    let (_d, s) = open();
+    s.write(|w| {
+        for i in 0..10u64 {
+            w.put_binding(&binding(
+                &format!("sip:u{}@x", i % 3),
+                &format!("sip:c{i}"),
+                i,
+            ))?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(s.all_bindings(4).unwrap().len(), 4);
+    assert_eq!(s.all_bindings(0).unwrap().len(), 0);
+    assert_eq!(s.all_bindings(usize::MAX).unwrap().len(), 10);
+    // expires_at <= 4 goes: 0..=4.
+    assert_eq!(s.expire_bindings(4).unwrap(), 5);
+    assert_eq!(s.count_bindings().unwrap(), 5);
+    assert!(s
+        .all_bindings(100)
+        .unwrap()
+        .iter()
+        .all(|b| b.expires_at > 4));
+    assert_eq!(s.expire_bindings(4).unwrap(), 0);
+    assert_eq!(s.expire_bindings(u64::MAX).unwrap(), 5);
+    assert_eq!(s.count_bindings().unwrap(), 0);
+}
+
+#[test]
+fn invalid_keys_are_errors_not_panics() {
+    let (_d, s) = open();
+    let e = s.put_binding(&binding("sip:a\0b", "c", 1)).unwrap_err();
+    assert!(matches!(e, StoreError::InvalidKey { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("registrations: invalid key \"sip:a\\\\0b\""),
+        "{e}"
+    );
+    assert!(s.put_binding(&binding("", "c", 1)).is_err());
+    assert!(s.put_binding(&binding("a", "", 1)).is_err());
+    assert!(s.bindings("").is_err());
+    let long = "x".repeat(600);
+    assert!(s.put_binding(&binding("a", &long, 1)).is_err());
+    assert!(s.incr(b"", 1).is_err());
+    assert!(s.incr(long.as_bytes(), 1).is_err());
+    assert!(s.get_ban("").is_err());
+    assert!(s.profile_add("p\0", "v", 1).is_err());
+    assert!(s.set_dest_state("", "u", &DestState::default()).is_err());
+    // A contact may hold a NUL: only the first component is separated by it.
+    s.put_binding(&binding("a", "c\0d", 1)).unwrap();
+    assert_eq!(s.bindings("a").unwrap()[0].contact, "c\0d");
+    // The largest key that fits.
+    let contact = "y".repeat(MAX_KEY_FOR_TEST - 2);
+    s.put_binding(&binding("a", &contact, 1)).unwrap();
+    assert_eq!(s.count_bindings().unwrap(), 2);
+}
+
+const MAX_KEY_FOR_TEST: usize = 511;
+
+#[test]
+fn subscribers_put_get_delete_list() {
+    let (_d, s) = open();
+    let alice = Subscriber {
+        user: "alice".into(),
+        domain: "example.com".into(),
+        ha1_md5: "0123".into(),
+        ha1_sha256: "4567".into(),
+        password: None,
+        disabled: false,
+    };
+    let bob = Subscriber {
+        user: "bob".into(),
+        domain: "example.com".into(),
+        password: Some("pw".into()),
+        disabled: true,
+        ..Subscriber::default()
+    };
+    s.put_subscriber(&alice).unwrap();
+    s.put_subscriber(&bob).unwrap();
+    assert_eq!(
+        s.get_subscriber("alice", "example.com").unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(s.get_subscriber("alice", "example.org").unwrap(), None);
+    assert_eq!(
+        s.list_subscribers(10).unwrap(),
+        vec![alice.clone(), bob.clone()]
+    );
+    assert_eq!(s.list_subscribers(1).unwrap(), vec![alice]);
+    assert!(s.delete_subscriber("alice", "example.com").unwrap());
+    assert!(!s.delete_subscriber("alice", "example.com").unwrap());
+    assert_eq!(s.list_subscribers(10).unwrap(), vec![bob]);
+    // `user@domain` must stay unambiguous.
+    let bad = Subscriber {
+        user: "a".into(),
+        domain: "b@c".into(),
+        ..Subscriber::default()
+    };
+    assert!(s.put_subscriber(&bad).is_err());
+    assert!(s.get_subscriber("", "x").is_err());
+}
+
+#[test]
+fn counters_incr_get_reset() {
+    let (_d, s) = open();
+    assert_eq!(s.get_counter(b"c").unwrap(), 0);
+    assert_eq!(s.incr(b"c", 1).unwrap(), 1);
+    assert_eq!(s.incr(b"c", 41).unwrap(), 42);
+    assert_eq!(s.get_counter(b"c").unwrap(), 42);
+    assert_eq!(s.incr(b"c", u64::MAX).unwrap(), u64::MAX);
+    assert_eq!(s.reset_counter(b"c").unwrap(), u64::MAX);
+    assert_eq!(s.reset_counter(b"c").unwrap(), 0);
+    assert_eq!(s.get_counter(b"c").unwrap(), 0);
+    // Binary keys are fine.
+    assert_eq!(s.incr(&[0, 1, 2, 255], 3).unwrap(), 3);
+    assert_eq!(s.get_counter(&[0, 1, 2, 255]).unwrap(), 3);
+    // The value is 8 little-endian bytes.
+    let txn = s.env().unwrap().begin_ro_txn().unwrap();
+    let raw = txn.get(s.tables.counters, &[0u8, 1, 2, 255]).unwrap();
+    assert_eq!(raw, 3u64.to_le_bytes());
+}
+
+#[test]
+fn windowed_counters() {
+    let (_d, s) = open();
+    assert_eq!(s.get_window(b"w").unwrap(), None);
+    assert_eq!(s.incr_window(b"w", 100, 1).unwrap(), 1);
+    assert_eq!(s.incr_window(b"w", 100, 2).unwrap(), 3);
+    assert_eq!(s.get_window(b"w").unwrap(), Some((100, 3)));
+    // A new window restarts the count.
+    assert_eq!(s.incr_window(b"w", 110, 1).unwrap(), 1);
+    // A late caller with the previous window counts in the current one.
+    assert_eq!(s.incr_window(b"w", 100, 1).unwrap(), 2);
+    assert_eq!(s.get_window(b"w").unwrap(), Some((110, 2)));
+    // Plain and windowed values do not mix silently.
+    let e = s.get_counter(b"w").unwrap_err();
+    assert!(matches!(e, StoreError::Decode { .. }), "{e}");
+    assert!(s.incr(b"w", 1).is_err());
+    s.incr(b"plain", 1).unwrap();
+    assert!(s.get_window(b"plain").is_err());
+    assert_eq!(s.reset_counter(b"w").unwrap(), 0);
+    assert_eq!(s.get_window(b"w").unwrap(), None);
+}
+
+#[test]
+fn bans() {
+    let (_d, s) = open();
+    let ban = Ban {
+        ip: "198.51.100.7".into(),
+        until: 1000,
+        reason: "flood".into(),
+        created: 900,
+        hits: 0,
+    };
+    s.ban(&ban).unwrap();
+    s.ban(&Ban {
+        ip: "2001:db8::1".into(),
+        until: u64::MAX,
+        reason: "permanent".into(),
+        ..Ban::default()
+    })
+    .unwrap();
+    assert_eq!(s.get_ban("198.51.100.7").unwrap(), Some(ban.clone()));
+    assert!(s.is_banned("198.51.100.7", 999).unwrap());
+    assert!(!s.is_banned("198.51.100.7", 1000).unwrap());
+    assert!(!s.is_banned("203.0.113.1", 0).unwrap());
+    assert!(s.is_banned("2001:db8::1", u64::MAX - 1).unwrap());
+    assert_eq!(s.list_bans(10).unwrap().len(), 2);
+    assert_eq!(s.list_bans(1).unwrap().len(), 1);
+
+    // Count a hit in a batch: read-modify-write in one transaction.
+    s.write(|w| {
+        let mut b = w.get_ban("198.51.100.7")?.unwrap_or_default();
+        b.hits += 1;
+        w.ban(&b)
+    })
+    .unwrap();
+    assert_eq!(s.get_ban("198.51.100.7").unwrap().unwrap().hits, 1);
+
+    assert_eq!(s.expire_bans(999).unwrap(), 0);
+    assert_eq!(s.expire_bans(1000).unwrap(), 1);
+    assert_eq!(s.get_ban("198.51.100.7").unwrap(), None);
+    assert!(s.unban("2001:db8::1").unwrap());
+    assert!(!s.unban("2001:db8::1").unwrap());
+    assert_eq!(s.list_bans(10).unwrap(), vec![]);
+}
+
+#[test]
+fn profiles_never_go_below_zero() {
+    let (_d, s) = open();
+    assert_eq!(s.profile_count("calls", "alice").unwrap(), 0);
+    assert_eq!(s.profile_add("calls", "alice", 1).unwrap(), 1);
+    assert_eq!(s.profile_add("calls", "alice", 2).unwrap(), 3);
+    assert_eq!(s.profile_add("calls", "bob", 1).unwrap(), 1);
+    assert_eq!(s.profile_add("calls2", "alice", 5).unwrap(), 5);
+    assert_eq!(
+        s.profile_values("calls").unwrap(),
+        vec![("alice".to_string(), 3), ("bob".to_string(), 1)]
+    );
+    assert_eq!(s.profile_add("calls", "alice", -5).unwrap(), 0);
+    assert_eq!(s.profile_count("calls", "alice").unwrap(), 0);
+    // A count of 0 is not stored.
+    assert_eq!(
+        s.profile_values("calls").unwrap(),
+        vec![("bob".to_string(), 1)]
+    );
+    assert_eq!(s.profile_add("calls", "bob", -1).unwrap(), 0);
+    assert_eq!(s.profile_add("calls", "bob", -1).unwrap(), 0);
+    assert_eq!(s.stat().unwrap().profiles, 1);
+}
+
+#[test]
+fn dispatcher_states() {
+    let (_d, s) = open();
+    let a = DestState {
+        state: DestStatus::Active,
+        since: 10,
+        fails: 0,
+        last_code: 200,
+    };
+    let b = DestState {
+        state: DestStatus::Inactive,
+        since: 20,
+        fails: 3,
+        last_code: 0,
+    };
+    let c = DestState {
+        state: DestStatus::Probing,
+        since: 30,
+        fails: 1,
+        last_code: 503,
+    };
+    s.set_dest_state("1", "sip:b.example.com", &b).unwrap();
+    s.set_dest_state("1", "sip:a.example.com", &a).unwrap();
+    s.set_dest_state("10", "sip:c.example.com", &c).unwrap();
+    assert_eq!(
+        s.dest_states("1").unwrap(),
+        vec![
+            ("sip:a.example.com".to_string(), a),
+            ("sip:b.example.com".to_string(), b)
+        ]
+    );
+    assert_eq!(s.dest_state("10", "sip:c.example.com").unwrap(), Some(c));
+    assert_eq!(s.dest_state("1", "sip:c.example.com").unwrap(), None);
+    assert!(s.delete_dest("1", "sip:a.example.com").unwrap());
+    assert!(!s.delete_dest("1", "sip:a.example.com").unwrap());
+    assert_eq!(s.dest_states("1").unwrap().len(), 1);
+}
+
+#[test]
+fn write_batch_commits_on_ok_and_aborts_on_err() {
+    let (_d, s) = open();
+    let n = s
+        .write(|w| {
+            w.incr(b"a", 1)?;
+            w.incr(b"a", 1)?;
+            w.put_binding(&binding("sip:x@y", "sip:c", 5))?;
+            // Reads inside the batch see its own writes.
+            assert_eq!(w.get_counter(b"a")?, 2);
+            assert_eq!(w.count_bindings()?, 1);
+            w.profile_add("p", "v", 1)
+        })
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(s.get_counter(b"a").unwrap(), 2);
+
+    let e = s
+        .write(|w| {
+            w.incr(b"a", 100)?;
+            w.delete_aor("sip:x@y")?;
+            w.incr(b"", 1) // invalid key: aborts everything above
+        })
+        .unwrap_err();
+    assert!(matches!(e, StoreError::InvalidKey { .. }));
+    assert_eq!(s.get_counter(b"a").unwrap(), 2);
+    assert_eq!(s.count_bindings().unwrap(), 1);
+
+    // A read transaction sees a snapshot.
+    s.read(|r| {
+        s.incr(b"a", 1)?;
+        assert_eq!(r.get_counter(b"a")?, 2);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(s.get_counter(b"a").unwrap(), 3);
+}
+
+#[test]
+fn nested_write_is_an_error_not_a_deadlock() {
+    let (_d, s) = open();
+    let e = s.write(|_| s.incr(b"a", 1)).unwrap_err();
+    assert!(matches!(e, StoreError::NestedWrite { .. }), "{e}");
+    // The guard was released.
+    assert_eq!(s.incr(b"a", 1).unwrap(), 1);
+    // Reads inside a write are fine (MDB_NOTLS).
+    s.write(|w| {
+        w.incr(b"a", 1)?;
+        assert_eq!(s.get_counter(b"a")?, 1);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(s.get_counter(b"a").unwrap(), 2);
+}
+
+#[test]
+fn map_full_is_reported_and_recoverable() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 1).unwrap();
+    let big = "z".repeat(4000);
+    let mut result = Ok(());
+    for i in 0..1000 {
+        result = s.put_binding(&Binding {
+            user_agent: big.clone(),
+            ..binding("sip:big@x", &format!("c{i}"), 1)
+        });
+        if result.is_err() {
+            break;
+        }
+    }
+    let e = result.unwrap_err();
+    assert!(e.is_map_full(), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!("store {}: ", dir.path().display())),
+        "{msg}"
+    );
+    assert!(msg.contains("map full (map_size_mb = 1)"), "{msg}");
+    // The failed transaction was aborted; freeing space makes writes work again.
+    assert!(s.delete_aor("sip:big@x").unwrap() > 0);
+    s.incr(b"after", 1).unwrap();
+}
+
+#[test]
+fn stat_reports_counts_and_map() {
+    let (_d, s) = open();
+    s.write(|w| {
+        w.put_binding(&binding("a", "b", 1))?;
+        w.put_binding(&binding("a", "c", 1))?;
+        w.put_subscriber(&Subscriber {
+            user: "u".into(),
+            domain: "d".into(),
+            ..Subscriber::default()
+        })?;
+        w.incr(b"k", 1)?;
+        w.incr_window(b"w", 1, 1)?;
+        w.ban(&Ban {
+            ip: "192.0.2.9".into(),
+            until: 5,
+            ..Ban::default()
+        })?;
+        w.profile_add("p", "v", 1)?;
+        w.set_dest_state("s", "u", &DestState::default())
+    })
+    .unwrap();
+    let st = s.stat().unwrap();
+    assert_eq!(
+        (
+            st.registrations,
+            st.subscribers,
+            st.counters,
+            st.bans,
+            st.profiles,
+            st.dispatcher
+        ),
+        (2, 1, 2, 1, 1, 1)
+    );
+    assert_eq!(st.map_size, 16 * 1024 * 1024);
+    assert!(st.page_size >= 4096);
+    assert!(st.used_pages > 0 && st.used_bytes() < st.map_size);
+    assert_eq!(st.max_readers, 1024);
+}
+
+#[test]
+fn reader_check_with_no_dead_readers() {
+    let (_d, s) = open();
+    assert_eq!(s.reader_check().unwrap(), 0);
+}
+
+#[test]
+fn use_from_another_process_is_refused() {
+    let (_d, mut s) = open();
+    let real = s.pid;
+    s.pid = real.wrapping_add(1);
+    let e = s.incr(b"a", 1).unwrap_err();
+    assert!(matches!(e, StoreError::WrongProcess { .. }), "{e}");
+    assert!(e.to_string().contains("open the store after fork"), "{e}");
+    assert!(s.reader_check().is_err());
+    s.pid = real;
+    assert_eq!(s.incr(b"a", 1).unwrap(), 1);
+}
+
+#[test]
+fn records_evolve_added_and_removed_fields() {
+    // An "old" record lacking most fields and carrying one this version does not know.
+    #[derive(Serialize)]
+    struct OldBinding<'a> {
+        aor: &'a str,
+        contact: &'a str,
+        expires_at: u64,
+        retired_field: &'a str,
+    }
+    let (_d, s) = open();
+    let old = rmp_serde::to_vec_named(&OldBinding {
+        aor: "sip:o@x",
+        contact: "sip:c",
+        expires_at: 9,
+        retired_field: "gone",
+    })
+    .unwrap();
+    let env = s.env().unwrap();
+    let mut txn = env.begin_rw_txn().unwrap();
+    txn.put(
+        s.tables.registrations,
+        &b"sip:o@x\0sip:c",
+        &old,
+        WriteFlags::empty(),
+    )
+    .unwrap();
+    txn.commit().unwrap();
+    let got = s.bindings("sip:o@x").unwrap();
+    assert_eq!(
+        got,
+        vec![Binding {
+            aor: "sip:o@x".into(),
+            contact: "sip:c".into(),
+            expires_at: 9,
+            ..Binding::default()
+        }]
+    );
+    assert_eq!(s.expire_bindings(9).unwrap(), 1);
+}
+
+#[test]
+fn corrupt_values_are_decode_errors() {
+    let (_d, s) = open();
+    let env = s.env().unwrap();
+    let mut txn = env.begin_rw_txn().unwrap();
+    txn.put(s.tables.bans, &b"192.0.2.1", &[0xc1u8], WriteFlags::empty())
+        .unwrap();
+    txn.commit().unwrap();
+    let e = s.get_ban("192.0.2.1").unwrap_err();
+    assert!(matches!(e, StoreError::Decode { .. }), "{e}");
+    assert!(
+        e.to_string().contains("decode bans key \"192.0.2.1\""),
+        "{e}"
+    );
+    assert!(s.is_banned("192.0.2.1", 0).is_err());
+    assert!(s.expire_bans(0).is_err());
+    assert!(s.unban("192.0.2.1").unwrap());
+}

@@ -1,0 +1,842 @@
+//! Transactions: [`Reader`] (one read txn) and [`Writer`] (one write txn), the key layouts
+//! and the per-table operations. `Store`'s single-op methods wrap these.
+
+use std::path::PathBuf;
+
+use lmdb::{Cursor, Database, RoTransaction, RwTransaction, Transaction, WriteFlags};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::error::StoreError;
+use super::types::{Ban, Binding, DestState, Subscriber};
+
+/// LMDB's default maximum key size in bytes.
+pub(super) const MAX_KEY: usize = 511;
+
+pub(super) const REGISTRATIONS: &str = "registrations";
+pub(super) const SUBSCRIBERS: &str = "subscribers";
+pub(super) const COUNTERS: &str = "counters";
+pub(super) const BANS: &str = "bans";
+pub(super) const PROFILES: &str = "profiles";
+pub(super) const DISPATCHER: &str = "dispatcher";
+
+/// Every table, in creation order.
+pub(super) const TABLES: [&str; 6] = [
+    REGISTRATIONS,
+    SUBSCRIBERS,
+    COUNTERS,
+    BANS,
+    PROFILES,
+    DISPATCHER,
+];
+
+/// The opened table handles.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Tables {
+    pub(super) registrations: Database,
+    pub(super) subscribers: Database,
+    pub(super) counters: Database,
+    pub(super) bans: Database,
+    pub(super) profiles: Database,
+    pub(super) dispatcher: Database,
+}
+
+/// What error messages need to say where they come from.
+#[derive(Debug, Clone)]
+pub(super) struct Ctx {
+    pub(super) path: PathBuf,
+    pub(super) map_size_mb: usize,
+}
+
+impl Ctx {
+    pub(super) fn lmdb(&self, op: &'static str, table: &'static str, e: lmdb::Error) -> StoreError {
+        if e == lmdb::Error::MapFull {
+            StoreError::MapFull {
+                path: self.path.clone(),
+                op,
+                table,
+                map_size_mb: self.map_size_mb,
+            }
+        } else {
+            StoreError::Lmdb {
+                path: self.path.clone(),
+                op,
+                table,
+                source: e,
+            }
+        }
+    }
+
+    fn invalid_key(&self, table: &'static str, key: &[u8], reason: &'static str) -> StoreError {
+        StoreError::InvalidKey {
+            path: self.path.clone(),
+            table,
+            key: key_text(key),
+            reason,
+        }
+    }
+
+    fn decode_err(&self, table: &'static str, key: &[u8], message: String) -> StoreError {
+        StoreError::Decode {
+            path: self.path.clone(),
+            table,
+            key: key_text(key),
+            message,
+        }
+    }
+
+    fn encode<V: Serialize>(&self, table: &'static str, v: &V) -> Result<Vec<u8>, StoreError> {
+        rmp_serde::to_vec_named(v).map_err(|e| StoreError::Encode {
+            path: self.path.clone(),
+            table,
+            message: e.to_string(),
+        })
+    }
+
+    fn decode<V: DeserializeOwned>(
+        &self,
+        table: &'static str,
+        key: &[u8],
+        bytes: &[u8],
+    ) -> Result<V, StoreError> {
+        rmp_serde::from_slice(bytes).map_err(|e| self.decode_err(table, key, e.to_string()))
+    }
+
+    /// A single-component key: non-empty, at most [`MAX_KEY`] bytes.
+    fn key1<'k>(&self, table: &'static str, key: &'k [u8]) -> Result<&'k [u8], StoreError> {
+        if key.is_empty() {
+            Err(self.invalid_key(table, key, "empty key"))
+        } else if key.len() > MAX_KEY {
+            Err(self.invalid_key(table, key, "longer than 511 bytes"))
+        } else {
+            Ok(key)
+        }
+    }
+
+    /// `a \0 b`: `a` non-empty without NUL, `b` non-empty, at most [`MAX_KEY`] bytes in all.
+    fn key2(&self, table: &'static str, a: &str, b: &str) -> Result<Vec<u8>, StoreError> {
+        let mut key = self.prefix(table, a)?;
+        key.extend_from_slice(b.as_bytes());
+        if b.is_empty() {
+            Err(self.invalid_key(table, &key, "empty second component"))
+        } else if key.len() > MAX_KEY {
+            Err(self.invalid_key(table, &key, "longer than 511 bytes"))
+        } else {
+            Ok(key)
+        }
+    }
+
+    /// `a \0`, the prefix shared by every `key2(a, _)`.
+    fn prefix(&self, table: &'static str, a: &str) -> Result<Vec<u8>, StoreError> {
+        let bytes = a.as_bytes();
+        if bytes.is_empty() {
+            return Err(self.invalid_key(table, bytes, "empty first component"));
+        }
+        if bytes.contains(&0) {
+            return Err(self.invalid_key(table, bytes, "NUL byte in first component"));
+        }
+        if bytes.len() >= MAX_KEY {
+            return Err(self.invalid_key(table, bytes, "longer than 511 bytes"));
+        }
+        let mut key = Vec::with_capacity(bytes.len() + 64);
+        key.extend_from_slice(bytes);
+        key.push(0);
+        Ok(key)
+    }
+
+    /// `user@domain`; a domain cannot contain `@`, so the key is unambiguous.
+    fn subscriber_key(&self, user: &str, domain: &str) -> Result<Vec<u8>, StoreError> {
+        let key = format!("{user}@{domain}").into_bytes();
+        if user.is_empty() || domain.is_empty() {
+            return Err(self.invalid_key(SUBSCRIBERS, &key, "empty user or domain"));
+        }
+        if domain.contains('@') {
+            return Err(self.invalid_key(SUBSCRIBERS, &key, "'@' in domain"));
+        }
+        self.key1(SUBSCRIBERS, &key)?;
+        Ok(key)
+    }
+}
+
+/// A key as text for messages, NUL shown as `\0`.
+fn key_text(key: &[u8]) -> String {
+    String::from_utf8_lossy(key).replace('\0', "\\0")
+}
+
+fn u64_le(bytes: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(bytes).ok().map(u64::from_le_bytes)
+}
+
+fn i64_le(bytes: &[u8]) -> Option<i64> {
+    <[u8; 8]>::try_from(bytes).ok().map(i64::from_le_bytes)
+}
+
+/// `(window start, count)` of a windowed counter value.
+fn window_le(bytes: &[u8]) -> Option<(u64, u64)> {
+    if bytes.len() != 16 {
+        return None;
+    }
+    let start = u64_le(bytes.get(..8)?)?;
+    let count = u64_le(bytes.get(8..)?)?;
+    Some((start, count))
+}
+
+/// Only the expiry of a binding, so the expiry sweep skips decoding the strings.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct BindingExpiry {
+    expires_at: u64,
+}
+
+/// Only the end of a ban.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct BanEnd {
+    until: u64,
+}
+
+/// Read operations over any transaction (read or write).
+pub(super) struct View<'a, T: Transaction> {
+    txn: &'a T,
+    t: &'a Tables,
+    cx: &'a Ctx,
+}
+
+impl<'a, T: Transaction> View<'a, T> {
+    fn get_raw(
+        &self,
+        table: &'static str,
+        db: Database,
+        key: &[u8],
+    ) -> Result<Option<&'a [u8]>, StoreError> {
+        match self.txn.get(db, &key) {
+            Ok(v) => Ok(Some(v)),
+            Err(lmdb::Error::NotFound) => Ok(None),
+            Err(e) => Err(self.cx.lmdb("get", table, e)),
+        }
+    }
+
+    fn get_rec<V: DeserializeOwned>(
+        &self,
+        table: &'static str,
+        db: Database,
+        key: &[u8],
+    ) -> Result<Option<V>, StoreError> {
+        match self.get_raw(table, db, key)? {
+            Some(bytes) => self.cx.decode(table, key, bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Calls `f` on up to `limit` entries whose key starts with `prefix` (all entries for an
+    /// empty prefix), in key order.
+    fn scan(
+        &self,
+        table: &'static str,
+        db: Database,
+        prefix: &[u8],
+        limit: usize,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        if limit == 0 {
+            return Ok(());
+        }
+        let mut cursor = self
+            .txn
+            .open_ro_cursor(db)
+            .map_err(|e| self.cx.lmdb("open cursor", table, e))?;
+        let iter = if prefix.is_empty() {
+            cursor.iter_start()
+        } else {
+            cursor.iter_from(prefix)
+        };
+        let mut seen = 0usize;
+        for item in iter {
+            let (key, val) = item.map_err(|e| self.cx.lmdb("scan", table, e))?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            f(key, val)?;
+            seen += 1;
+            if seen >= limit {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn entries(&self, table: &'static str, db: Database) -> Result<usize, StoreError> {
+        self.txn
+            .stat(db)
+            .map(|s| s.entries())
+            .map_err(|e| self.cx.lmdb("stat", table, e))
+    }
+
+    /// Keys (owned) of entries under `prefix` for which `pick(key, value)` holds.
+    fn keys_where(
+        &self,
+        table: &'static str,
+        db: Database,
+        prefix: &[u8],
+        mut pick: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut keys = Vec::new();
+        self.scan(table, db, prefix, usize::MAX, |k, v| {
+            if pick(k, v)? {
+                keys.push(k.to_vec());
+            }
+            Ok(())
+        })?;
+        Ok(keys)
+    }
+
+    // --- registrations ---
+
+    pub(super) fn bindings(&self, aor: &str) -> Result<Vec<Binding>, StoreError> {
+        let prefix = self.cx.prefix(REGISTRATIONS, aor)?;
+        let mut out = Vec::new();
+        self.scan(
+            REGISTRATIONS,
+            self.t.registrations,
+            &prefix,
+            usize::MAX,
+            |k, v| {
+                out.push(self.cx.decode(REGISTRATIONS, k, v)?);
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    pub(super) fn binding(&self, aor: &str, contact: &str) -> Result<Option<Binding>, StoreError> {
+        let key = self.cx.key2(REGISTRATIONS, aor, contact)?;
+        self.get_rec(REGISTRATIONS, self.t.registrations, &key)
+    }
+
+    pub(super) fn count_bindings(&self) -> Result<usize, StoreError> {
+        self.entries(REGISTRATIONS, self.t.registrations)
+    }
+
+    pub(super) fn all_bindings(&self, limit: usize) -> Result<Vec<Binding>, StoreError> {
+        let mut out = Vec::new();
+        self.scan(REGISTRATIONS, self.t.registrations, &[], limit, |k, v| {
+            out.push(self.cx.decode(REGISTRATIONS, k, v)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    // --- subscribers ---
+
+    pub(super) fn get_subscriber(
+        &self,
+        user: &str,
+        domain: &str,
+    ) -> Result<Option<Subscriber>, StoreError> {
+        let key = self.cx.subscriber_key(user, domain)?;
+        self.get_rec(SUBSCRIBERS, self.t.subscribers, &key)
+    }
+
+    pub(super) fn list_subscribers(&self, limit: usize) -> Result<Vec<Subscriber>, StoreError> {
+        let mut out = Vec::new();
+        self.scan(SUBSCRIBERS, self.t.subscribers, &[], limit, |k, v| {
+            out.push(self.cx.decode(SUBSCRIBERS, k, v)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    // --- counters ---
+
+    pub(super) fn get_counter(&self, key: &[u8]) -> Result<u64, StoreError> {
+        let key = self.cx.key1(COUNTERS, key)?;
+        match self.get_raw(COUNTERS, self.t.counters, key)? {
+            None => Ok(0),
+            Some(bytes) => u64_le(bytes).ok_or_else(|| {
+                self.cx.decode_err(
+                    COUNTERS,
+                    key,
+                    format!(
+                        "expected an 8-byte counter, found {} bytes (a windowed counter?)",
+                        bytes.len()
+                    ),
+                )
+            }),
+        }
+    }
+
+    pub(super) fn get_window(&self, key: &[u8]) -> Result<Option<(u64, u64)>, StoreError> {
+        let key = self.cx.key1(COUNTERS, key)?;
+        match self.get_raw(COUNTERS, self.t.counters, key)? {
+            None => Ok(None),
+            Some(bytes) => window_le(bytes).map(Some).ok_or_else(|| {
+                self.cx.decode_err(
+                    COUNTERS,
+                    key,
+                    format!(
+                        "expected a 16-byte windowed counter, found {} bytes",
+                        bytes.len()
+                    ),
+                )
+            }),
+        }
+    }
+
+    // --- bans ---
+
+    pub(super) fn get_ban(&self, ip: &str) -> Result<Option<Ban>, StoreError> {
+        let key = self.cx.key1(BANS, ip.as_bytes())?;
+        self.get_rec(BANS, self.t.bans, key)
+    }
+
+    pub(super) fn is_banned(&self, ip: &str, now: u64) -> Result<bool, StoreError> {
+        let key = self.cx.key1(BANS, ip.as_bytes())?;
+        match self.get_raw(BANS, self.t.bans, key)? {
+            None => Ok(false),
+            Some(bytes) => {
+                let end: BanEnd = self.cx.decode(BANS, key, bytes)?;
+                Ok(now < end.until)
+            }
+        }
+    }
+
+    pub(super) fn list_bans(&self, limit: usize) -> Result<Vec<Ban>, StoreError> {
+        let mut out = Vec::new();
+        self.scan(BANS, self.t.bans, &[], limit, |k, v| {
+            out.push(self.cx.decode(BANS, k, v)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    // --- profiles ---
+
+    fn decode_i64(&self, table: &'static str, key: &[u8], bytes: &[u8]) -> Result<i64, StoreError> {
+        i64_le(bytes).ok_or_else(|| {
+            self.cx.decode_err(
+                table,
+                key,
+                format!("expected 8 bytes, found {}", bytes.len()),
+            )
+        })
+    }
+
+    pub(super) fn profile_count(&self, profile: &str, value: &str) -> Result<i64, StoreError> {
+        let key = self.cx.key2(PROFILES, profile, value)?;
+        match self.get_raw(PROFILES, self.t.profiles, &key)? {
+            None => Ok(0),
+            Some(bytes) => self.decode_i64(PROFILES, &key, bytes),
+        }
+    }
+
+    pub(super) fn profile_values(&self, profile: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let prefix = self.cx.prefix(PROFILES, profile)?;
+        let mut out = Vec::new();
+        self.scan(PROFILES, self.t.profiles, &prefix, usize::MAX, |k, v| {
+            let count = self.decode_i64(PROFILES, k, v)?;
+            out.push((self.second_component(PROFILES, k, prefix.len())?, count));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn second_component(
+        &self,
+        table: &'static str,
+        key: &[u8],
+        prefix_len: usize,
+    ) -> Result<String, StoreError> {
+        let rest = key.get(prefix_len..).unwrap_or_default();
+        String::from_utf8(rest.to_vec())
+            .map_err(|_| self.cx.decode_err(table, key, "key is not UTF-8".into()))
+    }
+
+    // --- dispatcher ---
+
+    pub(super) fn dest_state(&self, set: &str, uri: &str) -> Result<Option<DestState>, StoreError> {
+        let key = self.cx.key2(DISPATCHER, set, uri)?;
+        self.get_rec(DISPATCHER, self.t.dispatcher, &key)
+    }
+
+    pub(super) fn dest_states(&self, set: &str) -> Result<Vec<(String, DestState)>, StoreError> {
+        let prefix = self.cx.prefix(DISPATCHER, set)?;
+        let mut out = Vec::new();
+        self.scan(
+            DISPATCHER,
+            self.t.dispatcher,
+            &prefix,
+            usize::MAX,
+            |k, v| {
+                let state = self.cx.decode(DISPATCHER, k, v)?;
+                out.push((self.second_component(DISPATCHER, k, prefix.len())?, state));
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    // --- all tables ---
+
+    pub(super) fn table_entries(&self) -> Result<[usize; 6], StoreError> {
+        let t = self.t;
+        Ok([
+            self.entries(REGISTRATIONS, t.registrations)?,
+            self.entries(SUBSCRIBERS, t.subscribers)?,
+            self.entries(COUNTERS, t.counters)?,
+            self.entries(BANS, t.bans)?,
+            self.entries(PROFILES, t.profiles)?,
+            self.entries(DISPATCHER, t.dispatcher)?,
+        ])
+    }
+}
+
+/// One read transaction: a consistent snapshot of every table. Get one from
+/// [`super::Store::read`]; keep it short, since an open reader pins old pages and the map
+/// cannot reuse them until it ends.
+pub struct Reader<'s> {
+    txn: RoTransaction<'s>,
+    t: &'s Tables,
+    cx: &'s Ctx,
+}
+
+/// One write transaction. Get one from [`super::Store::write`]; everything done through it
+/// commits together when the closure returns `Ok`, and nothing does when it returns `Err`.
+/// While it lives every other writer (thread or process) waits, so keep it short: batch the
+/// writes of one event-loop turn, do no I/O inside.
+pub struct Writer<'s> {
+    txn: RwTransaction<'s>,
+    t: &'s Tables,
+    cx: &'s Ctx,
+}
+
+impl<'s> Reader<'s> {
+    pub(super) fn new(txn: RoTransaction<'s>, t: &'s Tables, cx: &'s Ctx) -> Self {
+        Self { txn, t, cx }
+    }
+
+    pub(super) fn view(&self) -> View<'_, RoTransaction<'s>> {
+        View {
+            txn: &self.txn,
+            t: self.t,
+            cx: self.cx,
+        }
+    }
+}
+
+impl<'s> Writer<'s> {
+    pub(super) fn new(txn: RwTransaction<'s>, t: &'s Tables, cx: &'s Ctx) -> Self {
+        Self { txn, t, cx }
+    }
+
+    pub(super) fn commit(self) -> Result<(), StoreError> {
+        let cx = self.cx;
+        self.txn.commit().map_err(|e| cx.lmdb("commit", "", e))
+    }
+
+    pub(super) fn view(&self) -> View<'_, RwTransaction<'s>> {
+        View {
+            txn: &self.txn,
+            t: self.t,
+            cx: self.cx,
+        }
+    }
+}
+
+/// The read operations, generated identically on [`Reader`] and [`Writer`].
+macro_rules! read_methods {
+    () => {
+        /// Every binding of `aor`, in contact order.
+        pub fn bindings(&self, aor: &str) -> Result<Vec<Binding>, StoreError> {
+            self.view().bindings(aor)
+        }
+
+        /// The binding of `contact` under `aor`, if any.
+        pub fn binding(&self, aor: &str, contact: &str) -> Result<Option<Binding>, StoreError> {
+            self.view().binding(aor, contact)
+        }
+
+        /// Number of bindings of all AORs (O(1)).
+        pub fn count_bindings(&self) -> Result<usize, StoreError> {
+            self.view().count_bindings()
+        }
+
+        /// Up to `limit` bindings of all AORs, in key order.
+        pub fn all_bindings(&self, limit: usize) -> Result<Vec<Binding>, StoreError> {
+            self.view().all_bindings(limit)
+        }
+
+        /// The subscriber `user@domain`, if any.
+        pub fn get_subscriber(
+            &self,
+            user: &str,
+            domain: &str,
+        ) -> Result<Option<Subscriber>, StoreError> {
+            self.view().get_subscriber(user, domain)
+        }
+
+        /// Up to `limit` subscribers, in `user@domain` order.
+        pub fn list_subscribers(&self, limit: usize) -> Result<Vec<Subscriber>, StoreError> {
+            self.view().list_subscribers(limit)
+        }
+
+        /// A plain counter's value (0 when missing).
+        pub fn get_counter(&self, key: &[u8]) -> Result<u64, StoreError> {
+            self.view().get_counter(key)
+        }
+
+        /// A windowed counter's `(window start, count)`, if any.
+        pub fn get_window(&self, key: &[u8]) -> Result<Option<(u64, u64)>, StoreError> {
+            self.view().get_window(key)
+        }
+
+        /// The ban of `ip`, expired or not, if any.
+        pub fn get_ban(&self, ip: &str) -> Result<Option<Ban>, StoreError> {
+            self.view().get_ban(ip)
+        }
+
+        /// Whether `ip` has a ban with `now < until`.
+        pub fn is_banned(&self, ip: &str, now: u64) -> Result<bool, StoreError> {
+            self.view().is_banned(ip, now)
+        }
+
+        /// Up to `limit` bans, in key order, expired ones included.
+        pub fn list_bans(&self, limit: usize) -> Result<Vec<Ban>, StoreError> {
+            self.view().list_bans(limit)
+        }
+
+        /// The count of `value` in `profile` (0 when missing).
+        pub fn profile_count(&self, profile: &str, value: &str) -> Result<i64, StoreError> {
+            self.view().profile_count(profile, value)
+        }
+
+        /// Every `(value, count)` of `profile` with a non-zero count.
+        pub fn profile_values(&self, profile: &str) -> Result<Vec<(String, i64)>, StoreError> {
+            self.view().profile_values(profile)
+        }
+
+        /// The state of destination `uri` of dispatcher set `set`, if any.
+        pub fn dest_state(&self, set: &str, uri: &str) -> Result<Option<DestState>, StoreError> {
+            self.view().dest_state(set, uri)
+        }
+
+        /// Every `(uri, state)` of dispatcher set `set`, in URI order.
+        pub fn dest_states(&self, set: &str) -> Result<Vec<(String, DestState)>, StoreError> {
+            self.view().dest_states(set)
+        }
+    };
+}
+
+impl Reader<'_> {
+    read_methods!();
+}
+
+impl Writer<'_> {
+    read_methods!();
+
+    fn put_raw(
+        &mut self,
+        table: &'static str,
+        db: Database,
+        key: &[u8],
+        val: &[u8],
+    ) -> Result<(), StoreError> {
+        self.txn
+            .put(db, &key, &val, WriteFlags::empty())
+            .map_err(|e| self.cx.lmdb("put", table, e))
+    }
+
+    fn del_raw(
+        &mut self,
+        table: &'static str,
+        db: Database,
+        key: &[u8],
+    ) -> Result<bool, StoreError> {
+        match self.txn.del(db, &key, None) {
+            Ok(()) => Ok(true),
+            Err(lmdb::Error::NotFound) => Ok(false),
+            Err(e) => Err(self.cx.lmdb("delete", table, e)),
+        }
+    }
+
+    fn del_keys(
+        &mut self,
+        table: &'static str,
+        db: Database,
+        keys: &[Vec<u8>],
+    ) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for key in keys {
+            if self.del_raw(table, db, key)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    // --- registrations ---
+
+    /// Inserts or replaces the binding `(b.aor, b.contact)`.
+    pub fn put_binding(&mut self, b: &Binding) -> Result<(), StoreError> {
+        let key = self.cx.key2(REGISTRATIONS, &b.aor, &b.contact)?;
+        let val = self.cx.encode(REGISTRATIONS, b)?;
+        self.put_raw(REGISTRATIONS, self.t.registrations, &key, &val)
+    }
+
+    /// Deletes one binding; false when there was none.
+    pub fn delete_binding(&mut self, aor: &str, contact: &str) -> Result<bool, StoreError> {
+        let key = self.cx.key2(REGISTRATIONS, aor, contact)?;
+        self.del_raw(REGISTRATIONS, self.t.registrations, &key)
+    }
+
+    /// Deletes every binding of `aor`; returns how many.
+    pub fn delete_aor(&mut self, aor: &str) -> Result<usize, StoreError> {
+        let prefix = self.cx.prefix(REGISTRATIONS, aor)?;
+        let db = self.t.registrations;
+        let keys = self
+            .view()
+            .keys_where(REGISTRATIONS, db, &prefix, |_, _| Ok(true))?;
+        self.del_keys(REGISTRATIONS, db, &keys)
+    }
+
+    /// Deletes every binding with `expires_at <= now`; returns how many. Scans the whole
+    /// table (decoding only `expires_at`), so the master runs it, not every worker.
+    pub fn expire_bindings(&mut self, now: u64) -> Result<usize, StoreError> {
+        let db = self.t.registrations;
+        let cx = self.cx;
+        let keys = self.view().keys_where(REGISTRATIONS, db, &[], |k, v| {
+            let e: BindingExpiry = cx.decode(REGISTRATIONS, k, v)?;
+            Ok(e.expires_at <= now)
+        })?;
+        self.del_keys(REGISTRATIONS, db, &keys)
+    }
+
+    // --- subscribers ---
+
+    /// Inserts or replaces the subscriber `s.user@s.domain`.
+    pub fn put_subscriber(&mut self, s: &Subscriber) -> Result<(), StoreError> {
+        let key = self.cx.subscriber_key(&s.user, &s.domain)?;
+        let val = self.cx.encode(SUBSCRIBERS, s)?;
+        self.put_raw(SUBSCRIBERS, self.t.subscribers, &key, &val)
+    }
+
+    /// Deletes the subscriber; false when there was none.
+    pub fn delete_subscriber(&mut self, user: &str, domain: &str) -> Result<bool, StoreError> {
+        let key = self.cx.subscriber_key(user, domain)?;
+        self.del_raw(SUBSCRIBERS, self.t.subscribers, &key)
+    }
+
+    // --- counters ---
+
+    /// Adds `delta` to a plain counter (saturating) and returns the new value.
+    pub fn incr(&mut self, key: &[u8], delta: u64) -> Result<u64, StoreError> {
+        let new = self.view().get_counter(key)?.saturating_add(delta);
+        self.put_raw(COUNTERS, self.t.counters, key, &new.to_le_bytes())?;
+        Ok(new)
+    }
+
+    /// Deletes a counter (plain or windowed); returns the plain value it had (0 when missing
+    /// or windowed).
+    pub fn reset_counter(&mut self, key: &[u8]) -> Result<u64, StoreError> {
+        let key = self.cx.key1(COUNTERS, key)?;
+        let old = self
+            .view()
+            .get_raw(COUNTERS, self.t.counters, key)?
+            .and_then(u64_le)
+            .unwrap_or(0);
+        self.del_raw(COUNTERS, self.t.counters, key)?;
+        Ok(old)
+    }
+
+    /// Adds `delta` to the count of the window starting at `window_start` and returns the
+    /// window's count. A stored older window is replaced (the count restarts at `delta`); if
+    /// the stored window is newer than `window_start` (a caller that read the clock just before
+    /// a boundary another process already crossed), `delta` counts in the stored window, so
+    /// the window never moves backwards.
+    pub fn incr_window(
+        &mut self,
+        key: &[u8],
+        window_start: u64,
+        delta: u64,
+    ) -> Result<u64, StoreError> {
+        let (start, count) = match self.view().get_window(key)? {
+            Some((start, count)) if start >= window_start => (start, count.saturating_add(delta)),
+            _ => (window_start, delta),
+        };
+        let mut val = [0u8; 16];
+        let (a, b) = val.split_at_mut(8);
+        a.copy_from_slice(&start.to_le_bytes());
+        b.copy_from_slice(&count.to_le_bytes());
+        self.put_raw(COUNTERS, self.t.counters, key, &val)?;
+        Ok(count)
+    }
+
+    // --- bans ---
+
+    /// Inserts or replaces the ban of `b.ip`.
+    pub fn ban(&mut self, b: &Ban) -> Result<(), StoreError> {
+        let key = self.cx.key1(BANS, b.ip.as_bytes())?;
+        let val = self.cx.encode(BANS, b)?;
+        self.put_raw(BANS, self.t.bans, key, &val)
+    }
+
+    /// Deletes the ban of `ip`; false when there was none.
+    pub fn unban(&mut self, ip: &str) -> Result<bool, StoreError> {
+        let key = self.cx.key1(BANS, ip.as_bytes())?;
+        self.del_raw(BANS, self.t.bans, key)
+    }
+
+    /// Deletes every ban with `until <= now`; returns how many.
+    pub fn expire_bans(&mut self, now: u64) -> Result<usize, StoreError> {
+        let db = self.t.bans;
+        let cx = self.cx;
+        let keys = self.view().keys_where(BANS, db, &[], |k, v| {
+            let e: BanEnd = cx.decode(BANS, k, v)?;
+            Ok(e.until <= now)
+        })?;
+        self.del_keys(BANS, db, &keys)
+    }
+
+    // --- profiles ---
+
+    /// Adds `delta` (may be negative) to the count of `value` in `profile`, never going below
+    /// 0, and returns the new count. A count that reaches 0 is deleted.
+    pub fn profile_add(
+        &mut self,
+        profile: &str,
+        value: &str,
+        delta: i64,
+    ) -> Result<i64, StoreError> {
+        let key = self.cx.key2(PROFILES, profile, value)?;
+        let new = self
+            .view()
+            .profile_count(profile, value)?
+            .saturating_add(delta)
+            .max(0);
+        if new == 0 {
+            self.del_raw(PROFILES, self.t.profiles, &key)?;
+        } else {
+            self.put_raw(PROFILES, self.t.profiles, &key, &new.to_le_bytes())?;
+        }
+        Ok(new)
+    }
+
+    // --- dispatcher ---
+
+    /// Sets the state of destination `uri` of dispatcher set `set`.
+    pub fn set_dest_state(
+        &mut self,
+        set: &str,
+        uri: &str,
+        st: &DestState,
+    ) -> Result<(), StoreError> {
+        let key = self.cx.key2(DISPATCHER, set, uri)?;
+        let val = self.cx.encode(DISPATCHER, st)?;
+        self.put_raw(DISPATCHER, self.t.dispatcher, &key, &val)
+    }
+
+    /// Forgets destination `uri` of set `set`; false when it was not there.
+    pub fn delete_dest(&mut self, set: &str, uri: &str) -> Result<bool, StoreError> {
+        let key = self.cx.key2(DISPATCHER, set, uri)?;
+        self.del_raw(DISPATCHER, self.t.dispatcher, &key)
+    }
+}
