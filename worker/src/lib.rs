@@ -4,7 +4,9 @@
 //! Protocol logic is sans-IO (fed `(message, source)`, returns what to send); only the loop
 //! touches sockets or reads the clock.
 
+pub mod dispatcher;
 pub mod event_loop;
+pub mod routing;
 pub mod stateless;
 pub mod stats;
 pub mod steering;

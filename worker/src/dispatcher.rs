@@ -1,0 +1,1 @@
+//! Dispatcher sets: destination selection and health (being written).

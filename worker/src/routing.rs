@@ -1,0 +1,1 @@
+//! The routing table (being written).
