@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use prometheus::core::Collector;
-use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use shared::metrics::{names, WorkerStats};
+use shared::store::StoreStat;
 
 /// One worker slot as the master sees it.
 pub struct SlotFacts {
@@ -33,6 +34,8 @@ pub struct MasterFacts {
     pub slots: Vec<SlotFacts>,
     /// Workers that did not answer in time.
     pub missing: usize,
+    /// Store entry counts and map usage (None if reading them failed).
+    pub store: Option<StoreStat>,
 }
 
 /// A registry being filled; metric construction errors (impossible with our static names)
@@ -101,6 +104,13 @@ pub fn render(f: &MasterFacts) -> String {
     let generation = b.gauge(names::GENERATION);
     let uptime = b.gauge(names::UPTIME);
     let missing = b.gauge(names::SCRAPE_MISSING);
+    let store_entries = b.add(IntGaugeVec::new(
+        Opts::new(names::STORE_ENTRIES.0, names::STORE_ENTRIES.1),
+        &["table"],
+    ));
+    let store_used = b.gauge(names::STORE_USED_BYTES);
+    let store_map = b.gauge(names::STORE_MAP_BYTES);
+    let store_readers = b.gauge(names::STORE_READERS);
 
     for s in &f.slots {
         let slot = s.slot.to_string();
@@ -148,6 +158,24 @@ pub fn render(f: &MasterFacts) -> String {
     set(&generation, f.generation);
     set(&uptime, f.uptime.as_secs());
     set(&missing, f.missing as u64);
+    if let Some(st) = &f.store {
+        if let Some(g) = &store_entries {
+            for (table, n) in [
+                ("registrations", st.registrations),
+                ("subscribers", st.subscribers),
+                ("counters", st.counters),
+                ("bans", st.bans),
+                ("profiles", st.profiles),
+                ("dispatcher", st.dispatcher),
+            ] {
+                g.with_label_values(&[table])
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
+        set(&store_used, st.used_bytes() as u64);
+        set(&store_map, st.map_size as u64);
+        set(&store_readers, u64::from(st.readers));
+    }
 
     let mut out = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&b.reg.gather(), &mut out) {
@@ -197,6 +225,7 @@ pub fn status_json(f: &MasterFacts) -> serde_json::Value {
         "reloads": {"ok": f.reloads_ok, "error": f.reloads_failed},
         "workers": workers,
         "missing": f.missing,
+        "store": f.store,
     })
 }
 
@@ -261,6 +290,7 @@ mod tests {
                 },
             ],
             missing: 0,
+            store: None,
         };
         let text = render(&f);
         assert!(

@@ -34,6 +34,7 @@ use nix::unistd::Pid;
 use shared::config::Config;
 use shared::ipc::{self, Control, Frame, Inbox, Outbox};
 use shared::metrics::WorkerStats;
+use shared::store::Store;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::admin::{self, Conn, ConnKind, Request};
@@ -62,6 +63,9 @@ const CTL: Token = Token(3);
 const FIRST_CONN: usize = 16;
 /// How long a scrape or `ctl status` waits for the workers' counters.
 const GATHER_TIMEOUT: Duration = Duration::from_millis(500);
+/// A worker that dies younger than this is replaced only when it reaches this age, so a
+/// crash loop (say, a store that cannot be opened) costs two forks a second, not a spin.
+const MIN_WORKER_LIFE: Duration = Duration::from_millis(500);
 /// Most admin/ctl connections open at once; more are refused.
 const MAX_CONNS: usize = 64;
 
@@ -76,6 +80,8 @@ struct Slot {
     restarts: u64,
     /// Generation the worker last confirmed (Ready or Reloaded).
     generation: u64,
+    /// A replacement is due at this time (see [`MIN_WORKER_LIFE`]).
+    respawn_at: Option<Instant>,
 }
 
 /// A collection of worker counters in progress, for one scrape or `ctl status`.
@@ -106,6 +112,10 @@ pub struct Master {
     reloads_failed: u64,
     started: Instant,
     logging: Logging,
+    /// The master's own handle on the LMDB store: stale-reader cleanup when a worker dies,
+    /// periodic flushes, statistics. Workers open their own after fork.
+    store: Store,
+    last_sync: Instant,
 }
 
 impl Master {
@@ -145,6 +155,7 @@ impl Master {
                 started: Instant::now(),
                 restarts: 0,
                 generation: 1,
+                respawn_at: None,
             });
         }
         for (li, l) in config.listen.iter().enumerate() {
@@ -180,6 +191,14 @@ impl Master {
             tracing::info!(%addr, "admin HTTP listening (/metrics, /health)");
             Some(l)
         };
+        let store = Store::open(Path::new(&config.store.path), config.store.map_size_mb)
+            .map_err(|e| e.to_string())?;
+        match store.stat() {
+            Ok(st) => {
+                tracing::info!(path = %config.store.path, registrations = st.registrations, subscribers = st.subscribers, bans = st.bans, used_bytes = st.used_bytes(), "store opened")
+            }
+            Err(e) => return Err(e.to_string()),
+        }
         let ctl_path = PathBuf::from(&config.admin.ctl_socket);
         let ctl = bind_ctl(&ctl_path)?;
         tracing::info!(path = %ctl_path.display(), "ctl socket listening");
@@ -200,6 +219,8 @@ impl Master {
             reloads_failed: 0,
             started: Instant::now(),
             logging,
+            store,
+            last_sync: Instant::now(),
         })
     }
 
@@ -252,7 +273,8 @@ impl Master {
         let mut stopping: Option<Instant> = None;
         let mut buf = vec![0u8; ipc::MAX_FRAME];
         loop {
-            let timeout = if gathers.is_empty() && stopping.is_none() {
+            let respawn_pending = self.slots.iter().any(|s| s.respawn_at.is_some());
+            let timeout = if gathers.is_empty() && stopping.is_none() && !respawn_pending {
                 Duration::from_millis(500)
             } else {
                 Duration::from_millis(50)
@@ -330,7 +352,18 @@ impl Master {
                 }
             }
             self.finish_gathers(&mut gathers, &mut conns, &poll);
+            // The store is opened NO_SYNC: flush it once a second, so a power cut loses at
+            // most the last second of registrations and counters.
+            if self.last_sync.elapsed() >= Duration::from_secs(1) {
+                self.last_sync = Instant::now();
+                if let Err(e) = self.store.sync() {
+                    tracing::warn!(error = %e, "store flush failed");
+                }
+            }
             self.reap(stopping.is_some(), &child_closes);
+            if stopping.is_none() {
+                self.respawn_due(&child_closes);
+            }
             if let Some(t) = stopping {
                 if self.live_workers() == 0 {
                     tracing::info!("all workers stopped, exiting");
@@ -434,6 +467,12 @@ impl Master {
             let Some(i) = self.slots.iter().position(|s| s.pid == Some(pid)) else {
                 continue;
             };
+            // A worker killed inside a read transaction leaves its reader slot taken.
+            match self.store.reader_check() {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(slot = i, cleared = n, "stale store readers cleared"),
+                Err(e) => tracing::warn!(error = %e, "store reader check failed"),
+            }
             let Some(slot) = self.slots.get_mut(i) else {
                 continue;
             };
@@ -444,7 +483,31 @@ impl Master {
                 tracing::error!(slot = i, %pid, "worker {how} (fatal configuration error): not restarting");
             } else {
                 slot.restarts += 1;
-                tracing::warn!(slot = i, %pid, "worker {how}: restarting");
+                let at = slot.started + MIN_WORKER_LIFE;
+                if at > Instant::now() {
+                    tracing::warn!(slot = i, %pid, "worker {how}: restarting in {} ms (it lived {} ms)", (at - Instant::now()).as_millis(), slot.started.elapsed().as_millis());
+                    slot.respawn_at = Some(at);
+                } else {
+                    tracing::warn!(slot = i, %pid, "worker {how}: restarting");
+                    self.spawn(i, child_closes);
+                }
+            }
+        }
+    }
+
+    /// Replacements whose time has come.
+    fn respawn_due(&mut self, child_closes: &[RawFd]) {
+        let now = Instant::now();
+        for i in 0..self.slots.len() {
+            let due = self
+                .slots
+                .get(i)
+                .and_then(|s| s.respawn_at)
+                .is_some_and(|at| at <= now);
+            if due {
+                if let Some(s) = self.slots.get_mut(i) {
+                    s.respawn_at = None;
+                }
                 self.spawn(i, child_closes);
             }
         }
@@ -742,6 +805,7 @@ impl Master {
             config_path: self.config_path.display().to_string(),
             slots,
             missing: g.waiting.len(),
+            store: self.store.stat().ok(),
         }
     }
 }

@@ -119,6 +119,15 @@ pub mod names {
         "Reload attempts, by result (ok or error)",
     );
     pub const UPTIME: (&str, &str) = ("sipedge_uptime_seconds", "Seconds since the master started");
+    pub const STORE_ENTRIES: (&str, &str) =
+        ("sipedge_store_entries", "Entries in each LMDB store table");
+    pub const STORE_USED_BYTES: (&str, &str) =
+        ("sipedge_store_used_bytes", "Bytes of the LMDB map in use");
+    pub const STORE_MAP_BYTES: (&str, &str) = (
+        "sipedge_store_map_bytes",
+        "Size of the LMDB map (store.map_size_mb)",
+    );
+    pub const STORE_READERS: (&str, &str) = ("sipedge_store_readers", "LMDB reader slots in use");
     pub const SCRAPE_MISSING: (&str, &str) = (
         "sipedge_scrape_missing_workers",
         "Workers that did not answer this scrape in time (their counters are missing from it)",

@@ -19,6 +19,7 @@ use mio::{Events, Interest, Poll, Token};
 use proto::{Message, ParseError, EMPTY_HEADER};
 use shared::config::Config;
 use shared::ipc::{self, Control, Datagram, Frame, Inbox, Outbox, SendError};
+use shared::store::Store;
 
 use crate::stateless::{self, Absorbed, Context, Outcome};
 use crate::stats::{drop_reason, Counters};
@@ -57,6 +58,9 @@ struct Worker {
     reopen_logs: Box<dyn Fn()>,
     /// Set by a drain request: stop when nothing is in flight or at the deadline.
     drain_deadline: Option<Instant>,
+    /// This process's handle on the shared LMDB store.
+    #[allow(dead_code)] // read by the registrar and security modules (next issues)
+    store: Store,
 }
 
 /// Run until `stop` is set (SIGTERM) or a drain completes. Returns the final counters.
@@ -70,6 +74,12 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
             .register(&mut s, Token(i), Interest::READABLE)?;
         socks.push(s);
     }
+    // Opened here, after fork: an LMDB environment must never cross a fork.
+    let store = Store::open(
+        std::path::Path::new(&setup.config.store.path),
+        setup.config.store.map_size_mb,
+    )
+    .map_err(|e| io::Error::other(e.to_string()))?;
     let inbox = setup.inbox;
     poll.registry()
         .register(&mut SourceFd(&inbox.raw_fd()), INBOX, Interest::READABLE)?;
@@ -84,6 +94,7 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
         master: setup.master,
         reopen_logs: setup.reopen_logs,
         drain_deadline: None,
+        store,
     };
     let _ = w.master.send_control(&Control::Ready {
         slot: u16::try_from(w.slot).unwrap_or(u16::MAX),
