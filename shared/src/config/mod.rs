@@ -56,6 +56,8 @@ pub struct Config {
     #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
+    pub transaction: Transaction,
+    #[serde(default)]
     pub dispatcher: Vec<DispatcherSet>,
     /// The routing table: ordered rules, first match wins (see [`routing`]).
     #[serde(default)]
@@ -161,6 +163,38 @@ impl Default for Store {
         Self {
             path: "run/store".into(),
             map_size_mb: 1024,
+        }
+    }
+}
+
+/// Transaction timers (RFC 3261 §17, Table 4). Defaults are the RFC's values.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Transaction {
+    /// T1, the round-trip estimate: first retransmission interval (ms).
+    pub t1_ms: u64,
+    /// T2, the longest retransmission interval for non-INVITE requests and INVITE
+    /// responses (ms).
+    pub t2_ms: u64,
+    /// T4, how long the network keeps a message (ms): linger of completed transactions.
+    pub t4_ms: u64,
+    /// Timer B / F: how long a forwarded request may go unanswered before the destination
+    /// counts as failed (ms); 0 means 64·T1 as in the RFC. A dispatcher fails over sooner
+    /// with a shorter value.
+    pub timeout_ms: u64,
+    /// Timer C: how long a forwarded INVITE may ring (after a provisional) before it is
+    /// cancelled and answered 408 (s).
+    pub timer_c_s: u64,
+}
+
+impl Default for Transaction {
+    fn default() -> Self {
+        Self {
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+            timeout_ms: 0,
+            timer_c_s: 180,
         }
     }
 }
@@ -345,6 +379,23 @@ impl Config {
             if !(lo..=hi).contains(&v) {
                 return Err(err(k.into(), format!("{v} is outside {lo}..={hi}")));
             }
+        }
+        let t = &self.transaction;
+        for (k, v, lo, hi) in [
+            ("transaction.t1_ms", t.t1_ms, 10, 10_000),
+            ("transaction.t2_ms", t.t2_ms, t.t1_ms, 60_000),
+            ("transaction.t4_ms", t.t4_ms, 10, 60_000),
+            ("transaction.timer_c_s", t.timer_c_s, 10, 3_600),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                return Err(err(k.into(), format!("{v} is outside {lo}..={hi}")));
+            }
+        }
+        if t.timeout_ms != 0 && !(100..=600_000).contains(&t.timeout_ms) {
+            return Err(err(
+                "transaction.timeout_ms".into(),
+                format!("{} is outside 100..=600000 (or 0 for 64*T1)", t.timeout_ms),
+            ));
         }
         dispatcher::validate(&self.dispatcher, &err)?;
         routing::validate(&self.route, &self.dispatcher, &err)?;
