@@ -256,14 +256,15 @@ impl Master {
             }
         };
         let child_closes = self.master_only_fds(&sfd, &poll);
-        for i in 0..self.slots.len() {
-            self.spawn(i, &child_closes);
-        }
+        // Logged before the fork so that the line is in the log by the time any worker answers.
         tracing::info!(
             workers = self.slots.len(),
             pid = std::process::id(),
             "sipedge started"
         );
+        for i in 0..self.slots.len() {
+            self.spawn(i, &child_closes);
+        }
 
         let mut events = Events::with_capacity(64);
         let mut conns: HashMap<Token, Conn> = HashMap::new();
