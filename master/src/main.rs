@@ -48,19 +48,27 @@ enum Command {
     Ctl(ctl_cmd::Args),
 }
 
+/// Read a configuration file and check it completely (see `supervisor::load_usable`).
+fn load(path: &std::path::Path) -> Result<Config, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    supervisor::load_usable(&text, path)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Parse(args) => parse_cmd::run(&args),
         Command::Ctl(args) => ctl_cmd::run(&args),
-        Command::Check { config } => match Config::load(&config) {
+        Command::Check { config } => match load(&config) {
             Ok(c) => {
                 println!(
-                    "{}: configuration is valid ({} listener(s), {} worker(s), {} dispatcher set(s))",
+                    "{}: configuration is valid ({} listener(s), {} worker(s), {} dispatcher set(s), {} route(s))",
                     config.display(),
                     c.listen.len(),
                     c.worker_count(),
-                    c.dispatcher.len()
+                    c.dispatcher.len(),
+                    c.route.len()
                 );
                 ExitCode::SUCCESS
             }
@@ -70,7 +78,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Run { config: path } => {
-            let config = match Config::load(&path) {
+            let config = match load(&path) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("{e}");

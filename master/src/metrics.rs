@@ -104,6 +104,16 @@ pub fn render(f: &MasterFacts) -> String {
     let generation = b.gauge(names::GENERATION);
     let uptime = b.gauge(names::UPTIME);
     let missing = b.gauge(names::SCRAPE_MISSING);
+    let txns = b.add(IntGaugeVec::new(
+        Opts::new(names::TRANSACTIONS.0, names::TRANSACTIONS.1),
+        &["worker", "side"],
+    ));
+    let forwarded = b.counter(names::FORWARDED, &["worker", "mode"]);
+    let relayed = b.counter(names::RELAYED, w);
+    let retrans = b.counter(names::RETRANSMISSIONS, &["worker", "direction"]);
+    let failovers = b.counter(names::FAILOVERS, w);
+    let timeouts = b.counter(names::TIMEOUTS, w);
+    let stray = b.counter(names::STRAY_RESPONSES, w);
     let store_entries = b.add(IntGaugeVec::new(
         Opts::new(names::STORE_ENTRIES.0, names::STORE_ENTRIES.1),
         &["table"],
@@ -143,6 +153,20 @@ pub fn render(f: &MasterFacts) -> String {
         inc(&ipc_in, &[sl], st.ipc_received);
         inc(&ipc_drop, &[sl], st.ipc_dropped);
         inc(&ipc_bad, &[sl], st.ipc_bad_frames);
+        if let Some(g) = &txns {
+            g.with_label_values(&[sl, "server"])
+                .set(i64::try_from(st.transactions.0).unwrap_or(i64::MAX));
+            g.with_label_values(&[sl, "client"])
+                .set(i64::try_from(st.transactions.1).unwrap_or(i64::MAX));
+        }
+        inc(&forwarded, &[sl, "stateful"], st.forwarded);
+        inc(&forwarded, &[sl, "stateless"], st.forwarded_stateless);
+        inc(&relayed, &[sl], st.relayed);
+        inc(&retrans, &[sl, "sent"], st.retransmissions.0);
+        inc(&retrans, &[sl, "absorbed"], st.retransmissions.1);
+        inc(&failovers, &[sl], st.failovers);
+        inc(&timeouts, &[sl], st.timeouts);
+        inc(&stray, &[sl], st.stray_responses);
     }
     inc(&reloads, &["ok"], f.reloads_ok);
     inc(&reloads, &["error"], f.reloads_failed);

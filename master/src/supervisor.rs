@@ -526,12 +526,12 @@ impl Master {
                 return Err(msg);
             }
         };
-        let new = match Config::from_str(&text, &self.config_path) {
+        let new = match load_usable(&text, &self.config_path) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!("reload failed, keeping the running configuration: {e}");
                 self.reloads_failed += 1;
-                return Err(e.to_string());
+                return Err(e);
             }
         };
         if new.listen != self.config.listen
@@ -809,6 +809,15 @@ impl Master {
             store: self.store.stat().ok(),
         }
     }
+}
+
+/// Parse and validate a configuration, and check that the workers can build their routing
+/// table and dispatcher sets from it (regexes, hostnames): what `sipedge check`, start and
+/// reload all require.
+pub fn load_usable(text: &str, path: &Path) -> Result<Config, String> {
+    let c = Config::from_str(text, path).map_err(|e| e.to_string())?;
+    worker::proxy::build(&c).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(c)
 }
 
 /// Accept every pending connection on the admin HTTP or ctl listener.

@@ -37,6 +37,30 @@ pub struct WorkerStats {
     pub ipc_bad_frames: u64,
     /// Configuration generation this worker runs.
     pub generation: u64,
+    /// Proxy core: server and client transactions held now (lingering ones included).
+    #[serde(default)]
+    pub transactions: (u64, u64),
+    /// Requests forwarded statefully (one per new server transaction).
+    #[serde(default)]
+    pub forwarded: u64,
+    /// Requests forwarded statelessly (ACK for 2xx).
+    #[serde(default)]
+    pub forwarded_stateless: u64,
+    /// Responses relayed upstream.
+    #[serde(default)]
+    pub relayed: u64,
+    /// Retransmissions sipedge sent (timers A, E, G) and absorbed (duplicates from peers).
+    #[serde(default)]
+    pub retransmissions: (u64, u64),
+    /// Requests moved to the next destination of their dispatcher set.
+    #[serde(default)]
+    pub failovers: u64,
+    /// Forwarded requests that got no answer (timer B/F).
+    #[serde(default)]
+    pub timeouts: u64,
+    /// Responses that matched no transaction and were dropped.
+    #[serde(default)]
+    pub stray_responses: u64,
 }
 
 /// Add `n` to the count of `label` in a labelled list.
@@ -128,6 +152,34 @@ pub mod names {
         "Size of the LMDB map (store.map_size_mb)",
     );
     pub const STORE_READERS: (&str, &str) = ("sipedge_store_readers", "LMDB reader slots in use");
+    pub const TRANSACTIONS: (&str, &str) = (
+        "sipedge_transactions",
+        "Transactions held by the proxy core, by side (server, client)",
+    );
+    pub const FORWARDED: (&str, &str) = (
+        "sipedge_forwarded_requests_total",
+        "Requests forwarded, by mode (stateful, stateless)",
+    );
+    pub const RELAYED: (&str, &str) = (
+        "sipedge_relayed_responses_total",
+        "Responses relayed upstream",
+    );
+    pub const RETRANSMISSIONS: (&str, &str) = (
+        "sipedge_retransmissions_total",
+        "Retransmissions, by direction (sent by sipedge, absorbed from peers)",
+    );
+    pub const FAILOVERS: (&str, &str) = (
+        "sipedge_dispatcher_failovers_total",
+        "Requests moved to the next destination of their dispatcher set",
+    );
+    pub const TIMEOUTS: (&str, &str) = (
+        "sipedge_transaction_timeouts_total",
+        "Forwarded requests that got no answer in time (timer B/F)",
+    );
+    pub const STRAY_RESPONSES: (&str, &str) = (
+        "sipedge_stray_responses_total",
+        "Responses that matched no transaction",
+    );
     pub const SCRAPE_MISSING: (&str, &str) = (
         "sipedge_scrape_missing_workers",
         "Workers that did not answer this scrape in time (their counters are missing from it)",

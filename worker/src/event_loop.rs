@@ -21,10 +21,24 @@ use shared::config::Config;
 use shared::ipc::{self, Control, Datagram, Frame, Inbox, Outbox, SendError};
 use shared::store::Store;
 
-use crate::stateless::{self, Absorbed, Context, Outcome};
+use crate::proxy::{self, Proxy};
+use crate::sends::Sends;
+use crate::stateless::{self, Absorbed, Outcome};
 use crate::stats::{drop_reason, Counters};
 use crate::steering;
 
+/// Period of the dispatcher housekeeping (probe sends and timeouts).
+const TICK: Duration = Duration::from_millis(100);
+
+/// Seconds since the Unix epoch (store timestamps).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Longest sleep in `poll`: how late a stop request may be noticed.
+const MAX_WAIT: Duration = Duration::from_millis(200);
 /// Token of the IPC inbox; listener sockets use their index.
 const INBOX: Token = Token(usize::MAX - 1);
 
@@ -51,7 +65,8 @@ struct Worker {
     slot: usize,
     workers: usize,
     generation: u64,
-    ctx: Context,
+    proxy: Proxy,
+    sends: Sends,
     stats: Counters,
     peers: Vec<Outbox>,
     master: Outbox,
@@ -59,8 +74,10 @@ struct Worker {
     /// Set by a drain request: stop when nothing is in flight or at the deadline.
     drain_deadline: Option<Instant>,
     /// This process's handle on the shared LMDB store.
-    #[allow(dead_code)] // read by the registrar and security modules (next issues)
     store: Store,
+    /// Next dispatcher housekeeping: probes, and destination states other workers published.
+    next_tick: Instant,
+    next_sync: Instant,
 }
 
 /// Run until `stop` is set (SIGTERM) or a drain completes. Returns the final counters.
@@ -84,17 +101,21 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
     poll.registry()
         .register(&mut SourceFd(&inbox.raw_fd()), INBOX, Interest::READABLE)?;
 
+    let (pcfg, dispatcher) = proxy::build(&setup.config).map_err(io::Error::other)?;
     let mut w = Worker {
         slot: setup.slot,
         workers: setup.peers.len().max(1),
         generation: setup.generation,
-        ctx: Context::from_config(&setup.config),
+        proxy: Proxy::new(pcfg, dispatcher, setup.slot),
+        sends: Sends::default(),
         stats: Counters::default(),
         peers: setup.peers,
         master: setup.master,
         reopen_logs: setup.reopen_logs,
         drain_deadline: None,
         store,
+        next_tick: Instant::now(),
+        next_sync: Instant::now(),
     };
     let _ = w.master.send_control(&Control::Ready {
         slot: u16::try_from(w.slot).unwrap_or(u16::MAX),
@@ -107,14 +128,20 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
     let mut out = Vec::with_capacity(4096);
     while !stop.load(Ordering::Relaxed) {
         if let Some(deadline) = w.drain_deadline {
-            // No transactions exist yet, so a drain ends at once; the deadline bounds it
-            // once they do.
-            if w.in_flight() == 0 || Instant::now() >= deadline {
+            if w.proxy.in_flight() == 0 || Instant::now() >= deadline {
                 break;
             }
         }
-        // A bounded wait so a stop request is seen even when no traffic arrives.
-        match poll.poll(&mut events, Some(Duration::from_millis(200))) {
+        // Sleep until the next transaction timer, at most 200 ms (to see a stop request).
+        let now = Instant::now();
+        let wait = w
+            .proxy
+            .next_timeout()
+            .map_or(MAX_WAIT, |at| {
+                at.saturating_duration_since(now).min(MAX_WAIT)
+            })
+            .min(w.next_tick.saturating_duration_since(now));
+        match poll.poll(&mut events, Some(wait)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -125,6 +152,14 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
             } else if let Some(sock) = socks.get(ev.token().0) {
                 drain_socket(&mut w, ev.token().0, sock, &socks, &mut buf, &mut out);
             }
+        }
+        let now = Instant::now();
+        if w.proxy.next_timeout().is_some_and(|at| at <= now) {
+            w.proxy.on_timer(now, &mut w.sends);
+            w.flush(&socks);
+        }
+        if now >= w.next_tick {
+            w.housekeeping(now, &socks);
         }
     }
     Ok(w.stats)
@@ -190,9 +225,9 @@ fn drain_inbox(
 }
 
 impl Worker {
-    /// Transactions and dialogs this worker still has to finish (none on the stateless path).
+    /// Transactions this worker still has to finish.
     fn in_flight(&self) -> usize {
-        0
+        self.proxy.in_flight()
     }
 
     /// One SIP datagram: steer it to its owner, or handle it here. `steered` is true when
@@ -207,13 +242,14 @@ impl Worker {
         out: &mut Vec<u8>,
     ) {
         let mut slots = [EMPTY_HEADER; 128];
-        let outcome = match Message::parse(data, &mut slots, &self.ctx.limits) {
+        let limits = self.proxy.cfg.ctx.limits;
+        let outcome = match Message::parse(data, &mut slots, &limits) {
             Err(ParseError::Empty) => Outcome::Absorb {
                 reason: Absorbed::KeepAlive,
             },
             Err(e) => {
                 self.stats.parse_error(e.code());
-                stateless::reject_unparsed(&self.ctx, data, e, src, out)
+                stateless::reject_unparsed(&self.proxy.cfg.ctx, data, e, src, out)
             }
             Ok(msg) => {
                 if !steered {
@@ -223,11 +259,23 @@ impl Worker {
                         return;
                     }
                 }
+                let now = Instant::now();
                 match msg.method() {
-                    Some(m) => self.stats.request(m.label()),
-                    None => self.stats.response(msg.status().unwrap_or(0)),
+                    Some(m) => {
+                        self.stats.request(m.label());
+                        // Replies the proxy generates are counted by the proxy.
+                        let _ = self
+                            .proxy
+                            .on_request(listener, src, &msg, now, &mut self.sends);
+                    }
+                    None => {
+                        self.stats.response(msg.status().unwrap_or(0));
+                        self.proxy
+                            .on_response(listener, src, &msg, now, &mut self.sends);
+                    }
                 }
-                stateless::handle_parsed(&self.ctx, &msg, src, out)
+                self.flush(socks);
+                return;
             }
         };
         match outcome {
@@ -261,6 +309,65 @@ impl Worker {
         }
     }
 
+    /// Every [`TICK`]: dispatcher probes and passive health; every second: destination
+    /// states other workers published in the store.
+    fn housekeeping(&mut self, now: Instant, socks: &[UdpSocket]) {
+        self.next_tick = now + TICK;
+        self.proxy.on_probe_tick(now, self.workers, &mut self.sends);
+        self.flush(socks);
+        let changes = self.proxy.take_changes();
+        if !changes.is_empty() {
+            let unix = unix_now();
+            let res = self.store.write(|w| {
+                for c in &changes {
+                    w.set_dest_state(&c.set_name, &c.uri, &c.to_state(unix))?;
+                }
+                Ok(())
+            });
+            for c in &changes {
+                tracing::warn!(set = %c.set_name, uri = %c.uri, from = ?c.from, to = ?c.to, reason = %c.reason, "dispatcher destination state changed");
+            }
+            if let Err(e) = res {
+                tracing::error!(error = %e, "cannot publish destination states");
+            }
+        }
+        if now >= self.next_sync {
+            self.next_sync = now + Duration::from_secs(1);
+            let names: Vec<String> = self
+                .proxy
+                .dispatcher
+                .set_names()
+                .map(String::from)
+                .collect();
+            for set in names {
+                match self.store.dest_states(&set) {
+                    Ok(states) => {
+                        for (uri, st) in states {
+                            self.proxy.dispatcher.apply_shared(&set, &uri, st.state);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot read destination states"),
+                }
+            }
+        }
+    }
+
+    /// Send what the proxy queued.
+    fn flush(&mut self, socks: &[UdpSocket]) {
+        for (listener, dest, bytes) in self.sends.iter() {
+            let sent = socks.get(listener).map(|s| s.send_to(bytes, dest));
+            match sent {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    self.stats.send_errors += 1;
+                    tracing::debug!(error = %e, %dest, "send_to");
+                }
+                None => self.stats.send_errors += 1,
+            }
+        }
+        self.sends.clear();
+    }
+
     /// Hand a datagram to the worker that owns it.
     fn forward(&mut self, owner: usize, listener: usize, source: SocketAddr, data: &[u8]) {
         let d = Datagram {
@@ -286,16 +393,21 @@ impl Worker {
     fn on_control(&mut self, c: Control) {
         match c {
             Control::Reload { generation, config } => {
-                let error = match Config::from_str(&config, std::path::Path::new("<reload>")) {
-                    Ok(cfg) => {
-                        self.ctx = Context::from_config(&cfg);
+                let built = Config::from_str(&config, std::path::Path::new("<reload>"))
+                    .map_err(|e| e.to_string())
+                    .and_then(|cfg| proxy::build(&cfg));
+                let error = match built {
+                    Ok((pcfg, dispatcher)) => {
+                        // New routing and timers apply to new transactions; transactions in
+                        // flight keep their destinations; destination health carries over.
+                        self.proxy.reconfigure(pcfg, dispatcher);
                         self.generation = generation;
                         tracing::info!(generation, "configuration applied");
                         None
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "reload rejected by worker");
-                        Some(e.to_string())
+                        Some(e)
                     }
                 };
                 let _ = self.master.send_control(&Control::Reloaded {
@@ -305,7 +417,26 @@ impl Worker {
                 });
             }
             Control::StatsRequest { id } => {
-                let stats = Box::new(self.stats.snapshot(self.generation));
+                let mut snap = self.stats.snapshot(self.generation);
+                let p = &self.proxy.stats;
+                let (servers, clients) = self.proxy.transactions();
+                snap.transactions = (servers as u64, clients as u64);
+                snap.forwarded = p.forwarded_requests;
+                snap.forwarded_stateless = p.forwarded_stateless;
+                snap.relayed = p.relayed_responses;
+                snap.retransmissions = (p.retransmissions_sent, p.retransmissions_absorbed);
+                snap.failovers = p.failovers;
+                snap.timeouts = p.timeouts;
+                snap.stray_responses = p.stray_responses;
+                // Replies the proxy generated itself (100 Trying, 404, 408, 503, ...) join
+                // the ones the stateless path sent for unparsable requests.
+                for (code, n) in &p.generated {
+                    shared::metrics::add(&mut snap.replies, *code, *n);
+                }
+                for (why, n) in &p.drops {
+                    shared::metrics::add(&mut snap.drops, (*why).to_string(), *n);
+                }
+                let stats = Box::new(snap);
                 if let Err(e) = self.master.send_control(&Control::Stats {
                     id,
                     slot: self.slot_u16(),

@@ -6,7 +6,11 @@
 
 pub mod dispatcher;
 pub mod event_loop;
+pub mod proxy;
 pub mod routing;
+pub mod sends;
 pub mod stateless;
 pub mod stats;
 pub mod steering;
+pub mod timers;
+pub mod txn;

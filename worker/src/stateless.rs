@@ -42,8 +42,8 @@ pub struct Context {
     pub server_line: Vec<u8>,
 }
 
-const ALLOW_LINE: &[u8] = b"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH";
-const SUPPORTED_LINE: &[u8] = b"Supported: path, outbound";
+pub const ALLOW_LINE: &[u8] = b"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH";
+pub const SUPPORTED_LINE: &[u8] = b"Supported: path, outbound";
 
 impl Context {
     /// What the stateless path needs from a configuration.
@@ -181,7 +181,7 @@ fn respond(
 /// A To tag that is the same for every retransmission of the request (a stateless element
 /// must answer retransmissions identically, RFC 3261 §16.11): a hash of Call-ID, From tag and
 /// top branch.
-fn to_tag(msg: &Message<'_, '_>) -> TagText {
+pub fn to_tag(msg: &Message<'_, '_>) -> TagText {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |bytes: &[u8]| {
         for &b in bytes {
@@ -196,7 +196,7 @@ fn to_tag(msg: &Message<'_, '_>) -> TagText {
     TagText::hex(h)
 }
 
-struct TagText([u8; 16]);
+pub struct TagText([u8; 16]);
 
 impl TagText {
     fn hex(v: u64) -> Self {
@@ -211,7 +211,7 @@ impl TagText {
         Self(t)
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 }

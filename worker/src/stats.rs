@@ -10,6 +10,10 @@ pub mod drop_reason {
     pub const KEEPALIVE: &str = "keepalive";
     pub const MALFORMED: &str = "malformed_unanswerable";
     pub const MALFORMED_RESPONSE: &str = "malformed_response";
+    /// An ACK with nowhere to go: no Route, not in a dialog we relay.
+    pub const ACK_UNROUTABLE: &str = "ack_unroutable";
+    /// A routing rule with `drop = true`.
+    pub const ROUTE_DROP: &str = "route_drop";
 }
 
 #[derive(Debug, Default, Clone)]
@@ -76,6 +80,7 @@ impl Counters {
             ipc_dropped: self.ipc_dropped,
             ipc_bad_frames: self.ipc_bad_frames,
             generation,
+            ..WorkerStats::default()
         }
     }
 }

@@ -398,7 +398,8 @@ impl Config {
             ));
         }
         dispatcher::validate(&self.dispatcher, &err)?;
-        routing::validate(&self.route, &self.dispatcher, &err)?;
+        let listeners: Vec<String> = self.listen.iter().map(|l| l.name.clone()).collect();
+        routing::validate(&self.route, &self.dispatcher, &listeners, &err)?;
         Ok(())
     }
 }

@@ -1,0 +1,1741 @@
+//! The transaction-stateful proxy core (RFC 3261 §16 and §17), sans-IO.
+//!
+//! Fed parsed messages with their listener, source and the time, and timer expiries; writes
+//! what must be sent into [`Sends`]. It owns the worker's server and client transactions and
+//! their timers. What it does with a request:
+//!
+//! 1. ACK matching a server transaction that sent a non-2xx final: absorbed (hop-by-hop).
+//!    Any other ACK (for a 2xx) is forwarded statelessly along its route (end to end).
+//! 2. CANCEL matching a pending INVITE: `200` to the CANCEL, a CANCEL downstream (once a
+//!    provisional has arrived, §9.1), and the `487` goes upstream. No match: `481`.
+//! 3. A retransmission of a request with a server transaction: the last response again.
+//! 4. Otherwise: Max-Forwards (`483`), OPTIONS to sipedge itself (`200`), loop detection
+//!    (`482`, §16.3), Route pre-processing (§16.4: strict-router fix, our own Route popped),
+//!    then the target: the next Route, else the Request-URI of an in-dialog request, else the
+//!    routing table (dispatch to a set, reply, drop). Forwarding creates a server transaction
+//!    (`100 Trying` for INVITE) and a client transaction with our Via on top, Max-Forwards
+//!    decremented and Record-Route added when the rule asks.
+//!
+//! Responses are matched to their client transaction by our branch; provisional ones (not
+//! 100) and finals go upstream through the server transaction. A final failure (a code the
+//! set fails over on, or timer B/F) moves the request to the next destination of its
+//! dispatcher set, up to the set's limit; when nothing is left the best response goes
+//! upstream, or our own `503` when every attempt timed out.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use proto::headers::via::Via;
+use proto::{reply, Editor, Edits, HeaderKind, Message, Method, Uri, Verdict, EMPTY_HEADER};
+
+use crate::dispatcher::{Dispatcher, Outcome as DsOutcome, ProbeResult, SelectInput, StateChange};
+use crate::routing::{Decision, RequestFacts, Router};
+use crate::sends::Sends;
+use crate::stateless::{self, Context};
+use crate::stats::drop_reason;
+use crate::steering::{self, fnv1a};
+use crate::timers::TimerQueues;
+use crate::txn::{
+    client_key, itoa, server_key, Client, ClientState, Deadlines, Dispatch, Id, Server,
+    ServerState, Side, Slab, TimerKey, TimerKind,
+};
+
+/// A listener as the proxy writes it into Via and Record-Route.
+#[derive(Debug, Clone)]
+pub struct ListenerInfo {
+    pub name: String,
+    pub addr: SocketAddr,
+    /// `host:port` written in Via and Record-Route (the advertised address, or the bound one).
+    pub hostport: String,
+    /// The port a URI without one means us on (the bound port).
+    pub port: u16,
+}
+
+/// Everything the proxy reads from the configuration; rebuilt on reload and applied to new
+/// transactions only (transactions in flight keep what they captured).
+pub struct ProxyConfig {
+    pub ctx: Context,
+    pub listeners: Vec<ListenerInfo>,
+    pub router: Router,
+    pub t1: Duration,
+    pub t2: Duration,
+    pub t4: Duration,
+    /// Timer B/F.
+    pub timeout: Duration,
+    pub timer_c: Duration,
+}
+
+/// Build the proxy's view of a configuration: routing table, dispatcher sets (hostnames
+/// resolved now), listeners and timers. The master calls it too, so that a configuration the
+/// workers cannot use is refused by `sipedge check` and by reload.
+pub fn build(config: &shared::config::Config) -> Result<(ProxyConfig, Dispatcher), String> {
+    let ctx = Context::from_config(config);
+    let mut listeners = Vec::with_capacity(config.listen.len());
+    for l in &config.listen {
+        let addr: SocketAddr = l
+            .address
+            .parse()
+            .map_err(|_| format!("listen address {:?} is invalid", l.address))?;
+        let hostport = if l.advertise.is_empty() {
+            addr.to_string()
+        } else {
+            l.advertise.clone()
+        };
+        listeners.push(ListenerInfo {
+            name: l.name.clone(),
+            addr,
+            hostport,
+            port: addr.port(),
+        });
+    }
+    let router = Router::from_config(&config.route, &ctx.local_hosts)?;
+    let dispatcher = Dispatcher::from_config(&config.dispatcher)?;
+    let t = &config.transaction;
+    let t1 = Duration::from_millis(t.t1_ms);
+    let cfg = ProxyConfig {
+        ctx,
+        listeners,
+        router,
+        t1,
+        t2: Duration::from_millis(t.t2_ms),
+        t4: Duration::from_millis(t.t4_ms),
+        timeout: if t.timeout_ms == 0 {
+            t1 * 64
+        } else {
+            Duration::from_millis(t.timeout_ms)
+        },
+        timer_c: Duration::from_secs(t.timer_c_s),
+    };
+    Ok((cfg, dispatcher))
+}
+
+/// Counters the proxy keeps (exported through the worker's stats).
+#[derive(Debug, Default, Clone)]
+pub struct ProxyStats {
+    pub forwarded_requests: u64,
+    pub forwarded_stateless: u64,
+    pub relayed_responses: u64,
+    pub retransmissions_sent: u64,
+    pub retransmissions_absorbed: u64,
+    pub failovers: u64,
+    pub timeouts: u64,
+    pub stray_responses: u64,
+    /// Replies generated by the proxy core itself, by code (100, 408, 482, 483, 487, 503...).
+    pub generated: Vec<(u16, u64)>,
+    /// Requests dropped without an answer, by reason (`crate::stats::drop_reason`).
+    pub drops: Vec<(&'static str, u64)>,
+}
+
+/// The proxy core of one worker.
+pub struct Proxy {
+    pub cfg: ProxyConfig,
+    pub dispatcher: Dispatcher,
+    slot: usize,
+    servers: Slab<Server>,
+    server_index: HashMap<Box<[u8]>, Id>,
+    clients: Slab<Client>,
+    client_index: HashMap<Box<[u8]>, Id>,
+    timers: TimerQueues<TimerKey>,
+    edits: Edits,
+    key: Vec<u8>,
+    counter: u64,
+    salt: u64,
+    rng: u64,
+    pub stats: ProxyStats,
+    /// Health probes in flight: our branch → (set, destination, give-up time).
+    probes: HashMap<Box<[u8]>, (usize, usize, Instant)>,
+    /// Destination state changes for the event loop to log, count and publish in the store.
+    changes: Vec<StateChange>,
+}
+
+/// Length of the unique part of our branches (hex digits).
+const UNIQUE_LEN: usize = 16;
+
+impl Proxy {
+    pub fn new(cfg: ProxyConfig, dispatcher: Dispatcher, slot: usize) -> Proxy {
+        let seed = fnv1a(
+            format!(
+                "{}-{:?}-{slot}",
+                std::process::id(),
+                std::time::SystemTime::now()
+            )
+            .as_bytes(),
+        );
+        Proxy {
+            cfg,
+            dispatcher,
+            slot,
+            servers: Slab::default(),
+            server_index: HashMap::new(),
+            clients: Slab::default(),
+            client_index: HashMap::new(),
+            timers: TimerQueues::default(),
+            edits: Edits::new(),
+            key: Vec::with_capacity(128),
+            counter: 0,
+            salt: seed,
+            rng: seed | 1,
+            stats: ProxyStats::default(),
+            probes: HashMap::new(),
+            changes: Vec::new(),
+        }
+    }
+
+    /// Apply a reloaded configuration to new transactions. Destination health and
+    /// round-robin positions of destinations that still exist carry over.
+    pub fn reconfigure(&mut self, cfg: ProxyConfig, dispatcher: Dispatcher) {
+        self.cfg = cfg;
+        self.dispatcher.reload(dispatcher);
+    }
+
+    /// Transactions not yet finished (a draining worker waits for 0).
+    pub fn in_flight(&self) -> usize {
+        let servers = self
+            .servers
+            .iter()
+            .filter(|s| matches!(s.state, ServerState::Trying | ServerState::Proceeding))
+            .count();
+        let clients = self
+            .clients
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.state,
+                    ClientState::Calling | ClientState::Trying | ClientState::Proceeding
+                )
+            })
+            .count();
+        servers + clients
+    }
+
+    /// Transactions held, lingering ones included (for metrics).
+    pub fn transactions(&self) -> (usize, usize) {
+        (self.servers.len(), self.clients.len())
+    }
+
+    /// When [`Proxy::on_timer`] should next be called.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    fn random(&mut self) -> u64 {
+        // xorshift64*: plenty for load balancing and branch uniqueness salt.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    // ----- requests ------------------------------------------------------------------------
+
+    /// A request that parsed and passed the ingress verdict, owned by this worker.
+    pub fn on_request(
+        &mut self,
+        listener: usize,
+        src: SocketAddr,
+        msg: &Message<'_, '_>,
+        now: Instant,
+        out: &mut Sends,
+    ) -> Option<u16> {
+        let method = msg.method()?;
+        if let Verdict::Reject { status, reason } = proto::check::verdict_of(msg) {
+            self.reply(listener, src, msg, status, reason, &[], out);
+            return Some(status);
+        }
+        match method {
+            Method::Ack => {
+                self.on_ack(listener, src, msg, now, out);
+                None
+            }
+            Method::Cancel => Some(self.on_cancel(listener, src, msg, now, out)),
+            _ => self.on_new_request(listener, src, msg, method, now, out),
+        }
+    }
+
+    fn on_ack(
+        &mut self,
+        listener: usize,
+        src: SocketAddr,
+        msg: &Message<'_, '_>,
+        now: Instant,
+        out: &mut Sends,
+    ) {
+        server_key(msg, b"INVITE", &mut self.key);
+        if let Some(&id) = self.server_index.get(self.key.as_slice()) {
+            let t4 = self.cfg.t4;
+            if let Some(s) = self.servers.get_mut(id) {
+                match s.state {
+                    ServerState::Completed => {
+                        s.state = ServerState::Confirmed;
+                        s.timers.cancel(TimerKind::G);
+                        s.timers.cancel(TimerKind::H);
+                        // Timer I is zero on reliable transports; UDP only here.
+                        let at = self.timers.start(
+                            now,
+                            t4,
+                            TimerKey {
+                                side: Side::Server,
+                                id,
+                                kind: TimerKind::I,
+                            },
+                        );
+                        s.timers.set(TimerKind::I, at);
+                        return;
+                    }
+                    ServerState::Confirmed => {
+                        self.stats.retransmissions_absorbed += 1;
+                        return;
+                    }
+                    // An ACK with the INVITE's branch after a 2xx is not ours to absorb:
+                    // end to end, it goes on (RFC 6026 §8.4 leaves it to the TU).
+                    _ => {}
+                }
+            }
+        }
+        // An ACK that matched no transaction: for a 2xx it travels the dialog's route set
+        // (or the Request-URI of an in-dialog request not addressed to us). One for our own
+        // stateless non-2xx final (its To tag is the one we generated), or one with nowhere
+        // to go, ends here: an ACK never goes through the routing table.
+        let has_route = msg.routes().next().is_some();
+        let to_tag = msg.to().and_then(|t| t.tag);
+        if !has_route {
+            let ours = to_tag.is_some_and(|t| t == stateless::to_tag(msg).as_bytes());
+            let label = if ours {
+                drop_reason::ACK
+            } else if to_tag.is_none() || self.addressed_to_us(msg) {
+                drop_reason::ACK_UNROUTABLE
+            } else {
+                ""
+            };
+            if !label.is_empty() {
+                shared::metrics::add(&mut self.stats.drops, label, 1);
+                return;
+            }
+        }
+        self.forward_stateless(listener, src, msg, out);
+    }
+
+    fn on_cancel(
+        &mut self,
+        listener: usize,
+        src: SocketAddr,
+        msg: &Message<'_, '_>,
+        now: Instant,
+        out: &mut Sends,
+    ) -> u16 {
+        server_key(msg, b"INVITE", &mut self.key);
+        let Some(&sid) = self.server_index.get(self.key.as_slice()) else {
+            self.reply(
+                listener,
+                src,
+                msg,
+                481,
+                "Call/Transaction Does Not Exist",
+                &[],
+                out,
+            );
+            return 481;
+        };
+        self.reply(listener, src, msg, 200, "OK", &[], out);
+        let Some(s) = self.servers.get_mut(sid) else {
+            return 200;
+        };
+        if !matches!(s.state, ServerState::Proceeding) || s.cancelled {
+            return 200; // already answered (or being cancelled): nothing more to do
+        }
+        s.cancelled = true;
+        let Some(cid) = s.client else {
+            return 200;
+        };
+        let proceeding = self
+            .clients
+            .get(cid)
+            .is_some_and(|c| c.state == ClientState::Proceeding);
+        if proceeding {
+            self.send_cancel(cid, now, out);
+        } else if let Some(c) = self.clients.get_mut(cid) {
+            c.cancel_pending = true;
+        }
+        200
+    }
+
+    fn on_new_request(
+        &mut self,
+        listener: usize,
+        src: SocketAddr,
+        msg: &Message<'_, '_>,
+        method: Method<'_>,
+        now: Instant,
+        out: &mut Sends,
+    ) -> Option<u16> {
+        server_key(msg, method.as_bytes(), &mut self.key);
+        if let Some(&id) = self.server_index.get(self.key.as_slice()) {
+            // A retransmission: the last response again, nothing forwarded.
+            self.stats.retransmissions_absorbed += 1;
+            if let Some(s) = self.servers.get(id) {
+                if !s.last_response.is_empty() {
+                    out.push(s.listener, s.reply_to, &s.last_response);
+                    self.stats.retransmissions_sent += 1;
+                }
+            }
+            return None;
+        }
+        let to_us = self.addressed_to_us(msg);
+        if method == Method::Options && to_us && msg.routes().next().is_none() {
+            let lines = [stateless::ALLOW_LINE, stateless::SUPPORTED_LINE];
+            self.reply(listener, src, msg, 200, "OK", &lines, out);
+            return Some(200);
+        }
+        match msg.max_forwards() {
+            Some(0) => {
+                self.reply(listener, src, msg, 483, "Too Many Hops", &[], out);
+                return Some(483);
+            }
+            _ if self.is_loop(msg) => {
+                self.reply(listener, src, msg, 482, "Loop Detected", &[], out);
+                return Some(482);
+            }
+            _ => {}
+        }
+        let target = match self.resolve_target(listener, src, msg, to_us) {
+            Ok(t) => t,
+            Err((status, reason)) => {
+                if status > 0 {
+                    self.reply(listener, src, msg, status, reason.as_str(), &[], out);
+                    return Some(status);
+                }
+                shared::metrics::add(&mut self.stats.drops, drop_reason::ROUTE_DROP, 1);
+                return None;
+            }
+        };
+        self.forward_stateful(listener, src, msg, target, now, out);
+        None
+    }
+
+    /// Whether the Request-URI names sipedge itself (no user part needed: R-URIs like
+    /// `sip:service@proxy` of SIPp's built-in UAC are in-dialog requests sent to us).
+    fn addressed_to_us(&self, msg: &Message<'_, '_>) -> bool {
+        msg.request_uri().is_some_and(|u| self.is_local_uri(u))
+    }
+
+    fn is_local_uri(&self, u: &Uri<'_>) -> bool {
+        if !u.is_sip() {
+            return false;
+        }
+        let host_ours = self
+            .cfg
+            .ctx
+            .local_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(u.host.text));
+        if !host_ours {
+            return false;
+        }
+        let port = u.port.unwrap_or(5060);
+        self.cfg.listeners.iter().any(|l| l.port == port)
+    }
+
+    /// §16.3 step 4: a Via of ours carrying the same loop hash means this very request came
+    /// back unchanged (a spiral changes the Request-URI or the Route set, so its hash).
+    fn is_loop(&self, msg: &Message<'_, '_>) -> bool {
+        let mut mine = msg.vias().filter_map(|v| v.branch).filter_map(loop_hash_of);
+        let h = loop_hash(msg);
+        mine.any(|x| x == h)
+    }
+
+    /// Route pre-processing and target selection (§16.4, §16.5, the routing table).
+    fn resolve_target(
+        &mut self,
+        listener: usize,
+        src: SocketAddr,
+        msg: &Message<'_, '_>,
+        to_us: bool,
+    ) -> Result<Target, (u16, Reason)> {
+        let mut pop_route = false;
+        let mut new_ruri: Option<Vec<u8>> = None;
+        let mut routes = msg.routes().filter_map(Result::ok);
+        let first = routes.next();
+        // Strict-router compatibility: a previous hop put our Record-Route URI into the
+        // R-URI; the real target is the last Route value (§16.4).
+        let ruri_is_our_rr = msg
+            .request_uri()
+            .is_some_and(|u| u.user.is_none() && u.is_loose_router() && self.is_local_uri(u));
+        if ruri_is_our_rr {
+            if let Some(last) = msg.routes().filter_map(Result::ok).last() {
+                new_ruri = Some(last.uri.raw.to_vec());
+                // Dropping the last Route value is done when the request is rebuilt.
+                return Ok(Target {
+                    dest: uri_dest(&last.uri).ok_or((404, Reason::new("Not Found")))?,
+                    pop_route: false,
+                    strict_fix: true,
+                    new_ruri,
+                    record_route: false,
+                    dispatch: Dispatch::default(),
+                });
+            }
+        }
+        let mut next_route = first;
+        if let Some(r) = &first {
+            if self.is_local_uri(&r.uri) {
+                pop_route = true;
+                next_route = routes.next();
+            }
+        }
+        if let Some(r) = next_route {
+            let dest = uri_dest(&r.uri).ok_or((404, Reason::new("Not Found")))?;
+            return Ok(Target {
+                dest,
+                pop_route,
+                strict_fix: false,
+                new_ruri,
+                record_route: false,
+                dispatch: Dispatch::default(),
+            });
+        }
+        let in_dialog = msg.to().is_some_and(|t| t.tag.is_some());
+        if in_dialog && !to_us {
+            let uri = msg
+                .request_uri()
+                .ok_or((400, Reason::new("Bad Request-URI")))?;
+            let dest = uri_dest(uri).ok_or((404, Reason::new("Not Found")))?;
+            return Ok(Target {
+                dest,
+                pop_route,
+                strict_fix: false,
+                new_ruri,
+                record_route: false,
+                dispatch: Dispatch::default(),
+            });
+        }
+        // The routing table decides initial requests, and in-dialog ones that reached us
+        // with no route left and our own address as target.
+        let headers = |name: &[u8]| msg.headers_named(name).next().map(|h| h.value);
+        let ruri = msg.request_uri();
+        let listener_name = self
+            .cfg
+            .listeners
+            .get(listener)
+            .map_or("", |l| l.name.as_str());
+        let facts = RequestFacts {
+            method: msg.method().map_or(&b""[..], |m| m.as_bytes()),
+            in_dialog,
+            source: src.ip(),
+            listener: listener_name,
+            ruri_user: ruri.and_then(|u| u.user),
+            ruri_host: ruri.map_or(&b""[..], |u| u.host.text),
+            headers: &headers,
+        };
+        let decision = self.cfg.router.decide(&facts);
+        match decision {
+            Decision::Dispatch {
+                set, record_route, ..
+            } => {
+                let set = set.to_string();
+                let set_idx = self
+                    .dispatcher
+                    .set_index(&set)
+                    .ok_or((500, Reason::new("Server Internal Error")))?;
+                let input = SelectInput {
+                    call_id: msg.call_id().unwrap_or_default(),
+                    from_user: msg.from().and_then(|f| f.uri.user),
+                    to_user: msg.to().and_then(|t| t.uri.user),
+                    ruri_user: ruri.and_then(|u| u.user),
+                    auth_user: None,
+                    random: self.random(),
+                };
+                let idx = self
+                    .dispatcher
+                    .select(set_idx, &input, &[])
+                    .ok_or((503, Reason::new("Service Unavailable")))?;
+                let dest = self
+                    .dispatcher
+                    .dest(set_idx, idx)
+                    .map(|d| d.addr)
+                    .ok_or((503, Reason::new("Service Unavailable")))?;
+                Ok(Target {
+                    dest,
+                    pop_route,
+                    strict_fix: false,
+                    new_ruri,
+                    record_route: record_route && !in_dialog,
+                    dispatch: Dispatch {
+                        set: Some(set_idx),
+                        tried: vec![idx],
+                    },
+                })
+            }
+            Decision::Reply { status, reason, .. } => Err((status, Reason::new(reason))),
+            Decision::Drop { .. } => Err((0, Reason::new(""))),
+            Decision::NoMatch => Err((404, Reason::new("Not Found"))),
+        }
+    }
+
+    // ----- forwarding ----------------------------------------------------------------------
+
+    fn forward_stateful(
+        &mut self,
+        listener: usize,
+        src: SocketAddr,
+        msg: &Message<'_, '_>,
+        target: Target,
+        now: Instant,
+        out: &mut Sends,
+    ) {
+        let invite = msg.method() == Some(Method::Invite);
+        let reply_to = reply::response_destination(msg, src);
+        let mut s = Server {
+            key: self.key.clone().into_boxed_slice(),
+            invite,
+            state: if invite {
+                ServerState::Proceeding
+            } else {
+                ServerState::Trying
+            },
+            listener,
+            reply_to,
+            request: msg.as_bytes().into(),
+            last_response: Vec::new(),
+            retransmit: self.cfg.t1,
+            timers: Deadlines::default(),
+            client: None,
+            dispatch: target.dispatch.clone(),
+            cancelled: false,
+            best: None,
+            only_timeouts: true,
+        };
+        if invite {
+            // 100 Trying at once: it stops the caller's INVITE retransmissions (§16.2).
+            let tag = stateless::to_tag(msg);
+            reply::write_response(
+                msg,
+                100,
+                "Trying",
+                src,
+                tag.as_bytes(),
+                &[],
+                &mut s.last_response,
+            );
+            out.push(listener, reply_to, &s.last_response);
+            proto_count(&mut self.stats.generated, 100);
+        }
+        let sid = self.servers.insert(s);
+        self.server_index
+            .insert(self.key.clone().into_boxed_slice(), sid);
+
+        // Build the forwarded request once; failover copies it with a new branch.
+        let out_listener = self.listener_for(listener, target.dest);
+        let mut bytes = Vec::with_capacity(msg.as_bytes().len() + 256);
+        let unique_at = self.build_forward(msg, out_listener, &target, &mut bytes);
+        let Some(unique_at) = unique_at else {
+            self.server_fail(sid, 500, "Server Internal Error", now, out);
+            return;
+        };
+        let dest_idx = target.dispatch.tried.first().copied();
+        self.stats.forwarded_requests += 1;
+        self.start_client(
+            sid,
+            out_listener,
+            target.dest,
+            bytes,
+            unique_at,
+            dest_idx,
+            invite,
+            now,
+            out,
+        );
+    }
+
+    /// The outgoing listener for a destination: the incoming one when the address family
+    /// matches, else the first listener of the destination's family.
+    fn listener_for(&self, incoming: usize, dest: SocketAddr) -> usize {
+        let fam = |a: SocketAddr| a.is_ipv4();
+        match self.cfg.listeners.get(incoming) {
+            Some(l) if fam(l.addr) == fam(dest) => incoming,
+            _ => self
+                .cfg
+                .listeners
+                .iter()
+                .position(|l| fam(l.addr) == fam(dest))
+                .unwrap_or(incoming),
+        }
+    }
+
+    /// Write the forwarded request; returns the offset of the unique part of our branch.
+    fn build_forward(
+        &mut self,
+        msg: &Message<'_, '_>,
+        out_listener: usize,
+        target: &Target,
+        bytes: &mut Vec<u8>,
+    ) -> Option<usize> {
+        let hostport = self
+            .cfg
+            .listeners
+            .get(out_listener)
+            .map_or("", |l| l.hostport.as_str())
+            .to_string();
+        let loop_h = loop_hash(msg);
+        self.counter = self.counter.wrapping_add(1);
+        let unique = self.salt ^ self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut via = Vec::with_capacity(96);
+        via.extend_from_slice(b"SIP/2.0/UDP ");
+        via.extend_from_slice(hostport.as_bytes());
+        via.extend_from_slice(b";branch=");
+        let branch_start = via.len();
+        steering::write_branch_prefix(self.slot, &mut via);
+        write_hex(loop_h, &mut via);
+        via.push(b'.');
+        let unique_rel = via.len() - branch_start;
+        write_hex(unique, &mut via);
+        let branch_len = via.len() - branch_start;
+
+        let mut ed = Editor::new(msg, &mut self.edits);
+        ed.push_via(&via);
+        let mf = msg.max_forwards().map_or(70, |m| m.saturating_sub(1));
+        ed.set_max_forwards(mf).ok()?;
+        if target.pop_route {
+            ed.pop_route().ok()?;
+        }
+        if target.strict_fix {
+            // Drop the last Route value: it became the Request-URI.
+            let last = msg.headers_of(HeaderKind::Route).last()?;
+            let values: Vec<&[u8]> = proto::scan::split_list(last.value).collect();
+            if values.len() <= 1 {
+                ed.remove_header(last);
+            } else {
+                ed.replace_value(last, &join_values(values.get(..values.len() - 1)?))
+                    .ok()?;
+            }
+        }
+        if let Some(u) = &target.new_ruri {
+            ed.set_request_uri(u);
+        }
+        let mut rr = Vec::new();
+        if target.record_route {
+            rr.extend_from_slice(b"<sip:");
+            rr.extend_from_slice(hostport.as_bytes());
+            rr.extend_from_slice(b";lr>");
+            ed.add_record_route(&rr);
+        }
+        ed.finish(bytes).ok()?;
+        let _ = (unique_rel, branch_len);
+        find_unique(bytes)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_client(
+        &mut self,
+        sid: Id,
+        listener: usize,
+        dest: SocketAddr,
+        bytes: Vec<u8>,
+        unique_at: usize,
+        dest_idx: Option<usize>,
+        invite: bool,
+        now: Instant,
+        out: &mut Sends,
+    ) {
+        let _ = unique_at;
+        let branch = our_branch(&bytes).unwrap_or_default();
+        let method: &[u8] = if invite {
+            b"INVITE"
+        } else {
+            self.servers
+                .get(sid)
+                .and_then(|s| method_of(&s.request))
+                .unwrap_or(b"")
+        };
+        let mut key = Vec::with_capacity(branch.len() + 16);
+        client_key(branch, method, &mut key);
+        out.push(listener, dest, &bytes);
+        let c = Client {
+            key: key.clone().into_boxed_slice(),
+            invite,
+            is_cancel: false,
+            state: if invite {
+                ClientState::Calling
+            } else {
+                ClientState::Trying
+            },
+            listener,
+            dest,
+            request: bytes.into_boxed_slice(),
+            retransmit: self.cfg.t1,
+            timers: Deadlines::default(),
+            server: Some(sid),
+            dest_idx,
+            cancel_pending: false,
+        };
+        let cid = self.clients.insert(c);
+        self.client_index.insert(key.into_boxed_slice(), cid);
+        if let Some(s) = self.servers.get_mut(sid) {
+            s.client = Some(cid);
+        }
+        let t1 = self.cfg.t1;
+        let timeout = self.cfg.timeout;
+        let (retx, to) = if invite {
+            (TimerKind::A, TimerKind::B)
+        } else {
+            (TimerKind::E, TimerKind::F)
+        };
+        self.client_timer(cid, retx, t1, now);
+        self.client_timer(cid, to, timeout, now);
+    }
+
+    fn client_timer(&mut self, id: Id, kind: TimerKind, after: Duration, now: Instant) {
+        let at = self.timers.start(
+            now,
+            after,
+            TimerKey {
+                side: Side::Client,
+                id,
+                kind,
+            },
+        );
+        if let Some(c) = self.clients.get_mut(id) {
+            c.timers.set(kind, at);
+        }
+    }
+
+    fn server_timer(&mut self, id: Id, kind: TimerKind, after: Duration, now: Instant) {
+        let at = self.timers.start(
+            now,
+            after,
+            TimerKey {
+                side: Side::Server,
+                id,
+                kind,
+            },
+        );
+        if let Some(s) = self.servers.get_mut(id) {
+            s.timers.set(kind, at);
+        }
+    }
+
+    /// Send a CANCEL for the INVITE client transaction `cid` (§9.1): same Request-URI, Call-ID,
+    /// From, To, CSeq number and Route set, our Via with the INVITE's branch.
+    fn send_cancel(&mut self, cid: Id, now: Instant, out: &mut Sends) {
+        let Some(c) = self.clients.get(cid) else {
+            return;
+        };
+        let (listener, dest) = (c.listener, c.dest);
+        let mut bytes = Vec::with_capacity(512);
+        let mut branch = Vec::new();
+        {
+            let mut h = [EMPTY_HEADER; 64];
+            let Ok(inv) = Message::parse(&c.request, &mut h, &proto::Limits::DEFAULT) else {
+                return;
+            };
+            let Some(via) = inv.top_via() else { return };
+            branch.extend_from_slice(via.branch.unwrap_or_default());
+            write_in_dialog_request(&inv, b"CANCEL", None, &mut bytes);
+        }
+        let mut key = Vec::new();
+        client_key(&branch, b"CANCEL", &mut key);
+        out.push(listener, dest, &bytes);
+        let cancel = Client {
+            key: key.clone().into_boxed_slice(),
+            invite: false,
+            is_cancel: true,
+            state: ClientState::Trying,
+            listener,
+            dest,
+            request: bytes.into_boxed_slice(),
+            retransmit: self.cfg.t1,
+            timers: Deadlines::default(),
+            server: None,
+            dest_idx: None,
+            cancel_pending: false,
+        };
+        let id = self.clients.insert(cancel);
+        self.client_index.insert(key.into_boxed_slice(), id);
+        let (t1, timeout) = (self.cfg.t1, self.cfg.timeout);
+        self.client_timer(id, TimerKind::E, t1, now);
+        self.client_timer(id, TimerKind::F, timeout, now);
+    }
+
+    /// Forward a request without keeping state (end-to-end ACK): same routing as a new
+    /// request, a branch derived from the incoming one so retransmissions match downstream.
+    fn forward_stateless(
+        &mut self,
+        listener: usize,
+        src: SocketAddr,
+        msg: &Message<'_, '_>,
+        out: &mut Sends,
+    ) {
+        let to_us = self.addressed_to_us(msg);
+        let Ok(target) = self.resolve_target(listener, src, msg, to_us) else {
+            return; // an ACK is never answered
+        };
+        let out_listener = self.listener_for(listener, target.dest);
+        let hostport = self
+            .cfg
+            .listeners
+            .get(out_listener)
+            .map_or("", |l| l.hostport.as_str())
+            .to_string();
+        let mut via = Vec::with_capacity(96);
+        via.extend_from_slice(b"SIP/2.0/UDP ");
+        via.extend_from_slice(hostport.as_bytes());
+        via.extend_from_slice(b";branch=");
+        steering::write_branch_prefix(self.slot, &mut via);
+        write_hex(loop_hash(msg), &mut via);
+        via.push(b'.');
+        let incoming = msg.top_via().and_then(|v| v.branch).unwrap_or_default();
+        write_hex(fnv1a(incoming) ^ 0x5354_4154_454c_4553, &mut via);
+        let mut ed = Editor::new(msg, &mut self.edits);
+        ed.push_via(&via);
+        let mf = msg.max_forwards().map_or(70, |m| m.saturating_sub(1));
+        if ed.set_max_forwards(mf).is_err() {
+            return;
+        }
+        if target.pop_route && ed.pop_route().is_err() {
+            return;
+        }
+        if let Some(u) = &target.new_ruri {
+            ed.set_request_uri(u);
+        }
+        let mut res = Ok(());
+        out.push_with(out_listener, target.dest, |b| res = ed.finish(b));
+        if res.is_ok() {
+            self.stats.forwarded_stateless += 1;
+        }
+    }
+
+    // ----- responses -----------------------------------------------------------------------
+
+    /// A response owned by this worker.
+    pub fn on_response(
+        &mut self,
+        _listener: usize,
+        _src: SocketAddr,
+        msg: &Message<'_, '_>,
+        now: Instant,
+        out: &mut Sends,
+    ) {
+        let Some(code) = msg.status() else { return };
+        let Some(via) = msg.top_via() else { return };
+        let branch = via.branch.unwrap_or_default();
+        if code >= 200 {
+            if let Some((set, dest, _)) = self.probes.remove(branch) {
+                if let Some(c) =
+                    self.dispatcher
+                        .on_probe_result(set, dest, ProbeResult::Reply(code), now)
+                {
+                    self.changes.push(c);
+                }
+                return;
+            }
+        }
+        let method = msg.cseq().map_or(&b""[..], |c| c.method.as_bytes());
+        client_key(branch, method, &mut self.key);
+        let Some(&cid) = self.client_index.get(self.key.as_slice()) else {
+            // No transaction: a retransmitted 2xx for an INVITE whose client transaction
+            // is gone still goes upstream (§16.7 step 10 / RFC 6026); anything else stops.
+            if (200..300).contains(&code)
+                && method == b"INVITE"
+                && steering::slot_from_branch(branch).is_some()
+            {
+                self.forward_response_stateless(msg, out);
+            } else {
+                self.stats.stray_responses += 1;
+            }
+            return;
+        };
+        let Some(c) = self.clients.get_mut(cid) else {
+            return;
+        };
+        let state = c.state;
+        if c.is_cancel {
+            // The answer to our CANCEL: nothing goes upstream.
+            if code >= 200 && matches!(state, ClientState::Trying | ClientState::Proceeding) {
+                self.client_complete(cid, now);
+            }
+            return;
+        }
+        let invite = c.invite;
+        match (invite, state, code) {
+            (
+                _,
+                ClientState::Calling | ClientState::Trying | ClientState::Proceeding,
+                100..=199,
+            ) => {
+                let first = state != ClientState::Proceeding;
+                c.state = ClientState::Proceeding;
+                let cancel_pending = c.cancel_pending;
+                if invite && first {
+                    c.timers.cancel(TimerKind::A);
+                    c.timers.cancel(TimerKind::B);
+                }
+                if !invite && first {
+                    // Timer E continues, at T2 from now on (§17.1.2.2).
+                    c.retransmit = self.cfg.t2;
+                }
+                if invite && first {
+                    let tc = self.cfg.timer_c;
+                    self.client_timer(cid, TimerKind::C, tc, now);
+                }
+                if cancel_pending {
+                    if let Some(c) = self.clients.get_mut(cid) {
+                        c.cancel_pending = false;
+                    }
+                    self.send_cancel(cid, now, out);
+                }
+                if code > 100 {
+                    self.relay_upstream(cid, msg, code, now, out);
+                }
+            }
+            (true, ClientState::Calling | ClientState::Proceeding, 200..=299) => {
+                c.state = ClientState::Accepted;
+                for k in [TimerKind::A, TimerKind::B, TimerKind::C] {
+                    c.timers.cancel(k);
+                }
+                // RFC 6026 asks 64*T1 for Timer M; its only job here is to recognise 2xx
+                // retransmissions, which are forwarded statelessly anyway, so we linger T4
+                // (as Kamailio's wait timer does) and keep memory bounded at high call rates.
+                // The request copy is no longer needed.
+                c.request = Box::default();
+                let tm = self.cfg.t4;
+                self.client_timer(cid, TimerKind::M, tm, now);
+                self.relay_upstream(cid, msg, code, now, out);
+            }
+            (true, ClientState::Accepted, 200..=299) => {
+                // A retransmitted 2xx: upstream again (the caller's ACK stops it).
+                self.relay_upstream(cid, msg, code, now, out);
+            }
+            (true, ClientState::Calling | ClientState::Proceeding, 300..=699) => {
+                self.send_ack_for(cid, msg, out);
+                self.client_complete(cid, now);
+                self.on_final_failure(cid, Some((code, msg)), now, out);
+            }
+            (true, ClientState::Completed, 300..=699) => {
+                self.stats.retransmissions_absorbed += 1;
+                self.send_ack_for(cid, msg, out);
+            }
+            (false, ClientState::Trying | ClientState::Proceeding, 200..=699) => {
+                self.client_complete(cid, now);
+                if (200..300).contains(&code) {
+                    self.relay_upstream(cid, msg, code, now, out);
+                } else {
+                    self.on_final_failure(cid, Some((code, msg)), now, out);
+                }
+            }
+            _ => self.stats.retransmissions_absorbed += 1,
+        }
+    }
+
+    /// Move a client transaction to Completed (absorbing retransmissions for a while) and
+    /// stop its retransmission and timeout timers.
+    fn client_complete(&mut self, cid: Id, now: Instant) {
+        let Some(c) = self.clients.get_mut(cid) else {
+            return;
+        };
+        c.state = ClientState::Completed;
+        for k in [
+            TimerKind::A,
+            TimerKind::B,
+            TimerKind::C,
+            TimerKind::E,
+            TimerKind::F,
+        ] {
+            c.timers.cancel(k);
+        }
+        let (kind, after) = if c.invite {
+            (TimerKind::D, Duration::from_secs(32))
+        } else {
+            (TimerKind::K, self.cfg.t4)
+        };
+        self.client_timer(cid, kind, after, now);
+    }
+
+    /// The hop-by-hop ACK for a non-2xx final response to our INVITE (§17.1.1.3).
+    fn send_ack_for(&mut self, cid: Id, resp: &Message<'_, '_>, out: &mut Sends) {
+        let Some(c) = self.clients.get(cid) else {
+            return;
+        };
+        let mut h = [EMPTY_HEADER; 64];
+        let Ok(inv) = Message::parse(&c.request, &mut h, &proto::Limits::DEFAULT) else {
+            return;
+        };
+        let to = resp.header(HeaderKind::To).map(|h| h.value);
+        out.push_with(c.listener, c.dest, |b| {
+            write_in_dialog_request(&inv, b"ACK", to, b)
+        });
+    }
+
+    /// A final failure of a client transaction (a non-2xx final, or `None` for a timeout):
+    /// fail over to the next destination, or answer upstream.
+    fn on_final_failure(
+        &mut self,
+        cid: Id,
+        resp: Option<(u16, &Message<'_, '_>)>,
+        now: Instant,
+        out: &mut Sends,
+    ) {
+        let Some(c) = self.clients.get(cid) else {
+            return;
+        };
+        let (sid, dest_idx) = (c.server, c.dest_idx);
+        let Some(sid) = sid else { return };
+        let Some(s) = self.servers.get_mut(sid) else {
+            return;
+        };
+        if !matches!(s.state, ServerState::Trying | ServerState::Proceeding) {
+            return;
+        }
+        let outcome = match resp {
+            Some((code, _)) => DsOutcome::Status(code),
+            None => DsOutcome::Timeout,
+        };
+        if let (Some(set), Some(d)) = (s.dispatch.set, dest_idx) {
+            if let Some(change) = self.dispatcher.on_request_outcome(set, d, outcome, now) {
+                self.changes.push(change);
+            }
+        }
+        let Some(s) = self.servers.get_mut(sid) else {
+            return;
+        };
+        // Remember the best answer so far (§16.7 step 6, simplified: lowest class wins,
+        // 6xx beats everything).
+        if let Some((code, msg)) = resp {
+            s.only_timeouts = false;
+            let better = match &s.best {
+                None => true,
+                Some((b, _)) => code / 100 == 6 || (b / 100 != 6 && code / 100 < b / 100),
+            };
+            if better {
+                let mut v = Vec::with_capacity(msg.as_bytes().len());
+                v.extend_from_slice(msg.as_bytes());
+                s.best = Some((code, v));
+            }
+        }
+        let six = resp.is_some_and(|(c, _)| c >= 600);
+        if !s.cancelled && !six {
+            if let Some(set) = s.dispatch.set {
+                if self.dispatcher.should_failover(set, outcome)
+                    && self.failover(sid, cid, now, out)
+                {
+                    return;
+                }
+            }
+        }
+        self.answer_upstream_final(sid, now, out);
+    }
+
+    /// Try the next destination of the set; false when none is left.
+    fn failover(&mut self, sid: Id, cid: Id, now: Instant, out: &mut Sends) -> bool {
+        let Some(s) = self.servers.get(sid) else {
+            return false;
+        };
+        let Some(set) = s.dispatch.set else {
+            return false;
+        };
+        let tried = s.dispatch.tried.clone();
+        let (call_id, invite) = {
+            let mut h = [EMPTY_HEADER; 64];
+            match Message::parse(&s.request, &mut h, &proto::Limits::DEFAULT) {
+                Ok(m) => (m.call_id().unwrap_or_default().to_vec(), s.invite),
+                Err(_) => return false,
+            }
+        };
+        let input = SelectInput {
+            call_id: &call_id,
+            from_user: None,
+            to_user: None,
+            ruri_user: None,
+            auth_user: None,
+            random: self.random(),
+        };
+        let Some(next) = self.dispatcher.select(set, &input, &tried) else {
+            return false;
+        };
+        let Some(dest) = self.dispatcher.dest(set, next).map(|d| d.addr) else {
+            return false;
+        };
+        let Some(old) = self.clients.get(cid) else {
+            return false;
+        };
+        // Same forwarded request, new branch.
+        let mut bytes = old.request.to_vec();
+        let listener = old.listener;
+        let Some(unique_at) = find_unique(&bytes) else {
+            return false;
+        };
+        self.counter = self.counter.wrapping_add(1);
+        let unique = self.salt ^ self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut hex = Vec::with_capacity(UNIQUE_LEN);
+        write_hex(unique, &mut hex);
+        if let Some(dst) = bytes.get_mut(unique_at..unique_at + UNIQUE_LEN) {
+            dst.copy_from_slice(&hex);
+        }
+        if let Some(s) = self.servers.get_mut(sid) {
+            s.dispatch.tried.push(next);
+        }
+        self.stats.failovers += 1;
+        tracing::info!(set, destination = %dest, "failing over to the next destination");
+        self.start_client(
+            sid,
+            listener,
+            dest,
+            bytes,
+            unique_at,
+            Some(next),
+            invite,
+            now,
+            out,
+        );
+        true
+    }
+
+    /// No more destinations: the best response upstream, or ours.
+    fn answer_upstream_final(&mut self, sid: Id, now: Instant, out: &mut Sends) {
+        let Some(s) = self.servers.get_mut(sid) else {
+            return;
+        };
+        let best = s.best.take();
+        let (cancelled, only_timeouts, has_set) =
+            (s.cancelled, s.only_timeouts, s.dispatch.set.is_some());
+        match best {
+            Some((code, bytes)) => {
+                let mut h = [EMPTY_HEADER; 128];
+                if let Ok(m) = Message::parse(&bytes, &mut h, &proto::Limits::DEFAULT) {
+                    self.send_upstream(sid, &m, code, now, out);
+                }
+            }
+            _ => {
+                let (code, reason) = if cancelled {
+                    (487, "Request Terminated")
+                } else if has_set && only_timeouts {
+                    (503, "Service Unavailable")
+                } else {
+                    (408, "Request Timeout")
+                };
+                self.server_fail(sid, code, reason, now, out);
+            }
+        }
+    }
+
+    /// Answer upstream with our own final response.
+    fn server_fail(&mut self, sid: Id, code: u16, reason: &str, now: Instant, out: &mut Sends) {
+        let Some(s) = self.servers.get_mut(sid) else {
+            return;
+        };
+        let mut h = [EMPTY_HEADER; 128];
+        let req = s.request.clone();
+        let Ok(m) = Message::parse(&req, &mut h, &proto::Limits::DEFAULT) else {
+            return;
+        };
+        let tag = stateless::to_tag(&m);
+        let mut bytes = Vec::with_capacity(512);
+        let server_line = self.cfg.ctx.server_line.clone();
+        reply::write_response(
+            &m,
+            code,
+            reason,
+            s.reply_to,
+            tag.as_bytes(),
+            &[&server_line],
+            &mut bytes,
+        );
+        proto_count(&mut self.stats.generated, code);
+        self.server_final(sid, bytes, code, now, out);
+    }
+
+    /// Relay a response from client transaction `cid` upstream (our Via popped).
+    fn relay_upstream(
+        &mut self,
+        cid: Id,
+        msg: &Message<'_, '_>,
+        code: u16,
+        now: Instant,
+        out: &mut Sends,
+    ) {
+        let Some(sid) = self.clients.get(cid).and_then(|c| c.server) else {
+            return;
+        };
+        self.send_upstream(sid, msg, code, now, out);
+    }
+
+    fn send_upstream(
+        &mut self,
+        sid: Id,
+        msg: &Message<'_, '_>,
+        code: u16,
+        now: Instant,
+        out: &mut Sends,
+    ) {
+        let mut ed = Editor::new(msg, &mut self.edits);
+        if ed.pop_via().is_err() {
+            return;
+        }
+        let mut bytes = Vec::with_capacity(msg.as_bytes().len());
+        if ed.finish(&mut bytes).is_err() {
+            return;
+        }
+        self.stats.relayed_responses += 1;
+        if code < 200 {
+            if let Some(s) = self.servers.get_mut(sid) {
+                if s.state == ServerState::Trying {
+                    s.state = ServerState::Proceeding;
+                }
+                if matches!(s.state, ServerState::Proceeding) {
+                    out.push(s.listener, s.reply_to, &bytes);
+                    s.last_response = bytes;
+                }
+            }
+            return;
+        }
+        if (200..300).contains(&code) {
+            if let Some(s) = self.servers.get(sid) {
+                if s.state == ServerState::Accepted {
+                    // A 2xx retransmission or a second 2xx (forking downstream): on it goes.
+                    out.push(s.listener, s.reply_to, &bytes);
+                    return;
+                }
+            }
+        }
+        self.server_final(sid, bytes, code, now, out);
+    }
+
+    /// Send a final response through server transaction `sid` and move it on.
+    fn server_final(&mut self, sid: Id, bytes: Vec<u8>, code: u16, now: Instant, out: &mut Sends) {
+        let Some(s) = self.servers.get_mut(sid) else {
+            return;
+        };
+        if !matches!(s.state, ServerState::Trying | ServerState::Proceeding) {
+            return;
+        }
+        out.push(s.listener, s.reply_to, &bytes);
+        s.last_response = bytes;
+        let t1 = self.cfg.t1;
+        if s.invite && (200..300).contains(&code) {
+            // Timer L lingers T4 rather than 64*T1 (see Timer M): long enough to absorb
+            // the caller's INVITE retransmissions, short enough to bound memory.
+            s.state = ServerState::Accepted;
+            s.request = Box::default();
+            let t4 = self.cfg.t4;
+            self.server_timer(sid, TimerKind::L, t4, now);
+        } else if s.invite {
+            s.state = ServerState::Completed;
+            s.retransmit = t1;
+            self.server_timer(sid, TimerKind::G, t1, now);
+            self.server_timer(sid, TimerKind::H, t1 * 64, now);
+        } else {
+            s.state = ServerState::Completed;
+            self.server_timer(sid, TimerKind::J, t1 * 64, now);
+        }
+    }
+
+    /// A 2xx with no client transaction: pop our Via and send it to the next one.
+    fn forward_response_stateless(&mut self, msg: &Message<'_, '_>, out: &mut Sends) {
+        let Some(next) = msg.vias().nth(1) else {
+            return;
+        };
+        let Some(dest) = via_destination(&next) else {
+            return;
+        };
+        let listener = self.listener_for(0, dest);
+        let mut ed = Editor::new(msg, &mut self.edits);
+        if ed.pop_via().is_err() {
+            return;
+        }
+        let mut res = Ok(());
+        out.push_with(listener, dest, |b| res = ed.finish(b));
+        if res.is_ok() {
+            self.stats.relayed_responses += 1;
+        }
+    }
+
+    // ----- dispatcher health ---------------------------------------------------------------
+
+    /// Send the OPTIONS probes due now (for the destinations this worker slot probes) and
+    /// give up on the ones that went unanswered.
+    pub fn on_probe_tick(&mut self, now: Instant, workers: usize, out: &mut Sends) {
+        let expired: Vec<Box<[u8]>> = self
+            .probes
+            .iter()
+            .filter(|(_, (_, _, deadline))| *deadline <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in expired {
+            if let Some((set, dest, _)) = self.probes.remove(&k) {
+                if let Some(c) =
+                    self.dispatcher
+                        .on_probe_result(set, dest, ProbeResult::Timeout, now)
+                {
+                    self.changes.push(c);
+                }
+            }
+        }
+        for (set, dest) in self.dispatcher.probes_due(now, self.slot, workers) {
+            let Some(d) = self.dispatcher.dest(set, dest) else {
+                continue;
+            };
+            let (addr, uri) = (d.addr, d.uri.clone());
+            let Some(probe) = self.dispatcher.set(set).map(|s| s.probe.clone()) else {
+                continue;
+            };
+            let listener = self.listener_for(0, addr);
+            let hostport = self
+                .cfg
+                .listeners
+                .get(listener)
+                .map_or(String::new(), |l| l.hostport.clone());
+            self.counter = self.counter.wrapping_add(1);
+            let unique = self.salt ^ self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let mut branch = Vec::with_capacity(BRANCH_LEN);
+            steering::write_branch_prefix(self.slot, &mut branch);
+            write_hex(0, &mut branch);
+            branch.push(b'.');
+            write_hex(unique, &mut branch);
+            let mut req = Vec::with_capacity(400);
+            let _ = write!(
+                req,
+                "OPTIONS {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {hostport};branch="
+            );
+            req.extend_from_slice(&branch);
+            let _ = write!(
+                req,
+                "\r\nMax-Forwards: 70\r\nFrom: <{}>;tag={unique:x}\r\nTo: <{uri}>\r\nCall-ID: {unique:x}-probe@sipedge\r\nCSeq: 1 OPTIONS\r\n{}\r\nContent-Length: 0\r\n\r\n",
+                probe.from_uri,
+                String::from_utf8_lossy(&self.cfg.ctx.server_line).replace("Server:", "User-Agent:")
+            );
+            out.push(listener, addr, &req);
+            let deadline = now + Duration::from_millis(probe.timeout_ms);
+            self.probes
+                .insert(branch.into_boxed_slice(), (set, dest, deadline));
+        }
+    }
+
+    /// Destination state changes since the last call.
+    pub fn take_changes(&mut self) -> Vec<StateChange> {
+        std::mem::take(&mut self.changes)
+    }
+
+    // ----- timers --------------------------------------------------------------------------
+
+    /// Run every timer due at `now`.
+    pub fn on_timer(&mut self, now: Instant, out: &mut Sends) {
+        while let Some(e) = self.timers.pop_due(now) {
+            let k = e.key;
+            let live = match k.side {
+                Side::Server => self
+                    .servers
+                    .get(k.id)
+                    .is_some_and(|s| s.timers.is_live(k.kind, e.at)),
+                Side::Client => self
+                    .clients
+                    .get(k.id)
+                    .is_some_and(|c| c.timers.is_live(k.kind, e.at)),
+            };
+            if !live {
+                continue;
+            }
+            match (k.side, k.kind) {
+                (Side::Server, TimerKind::G) => {
+                    let t2 = self.cfg.t2;
+                    let Some(s) = self.servers.get_mut(k.id) else {
+                        continue;
+                    };
+                    out.push(s.listener, s.reply_to, &s.last_response);
+                    self.stats.retransmissions_sent += 1;
+                    s.retransmit = (s.retransmit * 2).min(t2);
+                    let r = s.retransmit;
+                    self.server_timer(k.id, TimerKind::G, r, now);
+                }
+                (Side::Server, _) => self.remove_server(k.id),
+                (Side::Client, TimerKind::A | TimerKind::E) => {
+                    let t2 = self.cfg.t2;
+                    let Some(c) = self.clients.get_mut(k.id) else {
+                        continue;
+                    };
+                    out.push(c.listener, c.dest, &c.request);
+                    self.stats.retransmissions_sent += 1;
+                    c.retransmit = if k.kind == TimerKind::A {
+                        c.retransmit * 2
+                    } else {
+                        (c.retransmit * 2).min(t2)
+                    };
+                    let r = c.retransmit;
+                    self.client_timer(k.id, k.kind, r, now);
+                }
+                (Side::Client, TimerKind::B | TimerKind::F) => {
+                    self.stats.timeouts += 1;
+                    let is_cancel = self.clients.get(k.id).is_some_and(|c| c.is_cancel);
+                    if let Some(c) = self.clients.get(k.id) {
+                        tracing::debug!(dest = %c.dest, "no answer (timer {:?})", k.kind);
+                    }
+                    if !is_cancel {
+                        self.on_final_failure(k.id, None, now, out);
+                    }
+                    self.remove_client(k.id);
+                }
+                (Side::Client, TimerKind::C) => {
+                    // Rang too long: cancel downstream, 408 upstream (§16.8).
+                    self.send_cancel(k.id, now, out);
+                    if let Some(sid) = self.clients.get(k.id).and_then(|c| c.server) {
+                        self.server_fail(sid, 408, "Request Timeout", now, out);
+                    }
+                    self.remove_client(k.id);
+                }
+                (Side::Client, _) => self.remove_client(k.id),
+            }
+        }
+    }
+
+    fn remove_server(&mut self, id: Id) {
+        if let Some(s) = self.servers.remove(id) {
+            self.server_index.remove(&s.key);
+        }
+    }
+
+    fn remove_client(&mut self, id: Id) {
+        if let Some(c) = self.clients.remove(id) {
+            self.client_index.remove(&c.key);
+        }
+    }
+
+    // ----- stateless replies ---------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    fn reply(
+        &mut self,
+        listener: usize,
+        src: SocketAddr,
+        msg: &Message<'_, '_>,
+        status: u16,
+        reason: &str,
+        extra: &[&[u8]],
+        out: &mut Sends,
+    ) {
+        let tag = stateless::to_tag(msg);
+        let server_line = &self.cfg.ctx.server_line;
+        let dest = reply::response_destination(msg, src);
+        // Server line plus up to three extra lines, without allocating.
+        let mut lines: [&[u8]; 4] = [server_line, b"", b"", b""];
+        let mut n = 1;
+        for (slot, line) in lines.iter_mut().skip(1).zip(extra) {
+            *slot = line;
+            n += 1;
+        }
+        let lines = lines.get(..n).unwrap_or_default();
+        out.push_with(listener, dest, |b| {
+            reply::write_response(msg, status, reason, src, tag.as_bytes(), lines, b);
+        });
+        proto_count(&mut self.stats.generated, status);
+    }
+}
+
+/// Where a forwarded request goes and how it is edited.
+#[derive(Debug)]
+struct Target {
+    dest: SocketAddr,
+    pop_route: bool,
+    strict_fix: bool,
+    new_ruri: Option<Vec<u8>>,
+    record_route: bool,
+    dispatch: Dispatch,
+}
+
+fn proto_count(list: &mut Vec<(u16, u64)>, code: u16) {
+    shared::metrics::add(list, code, 1);
+}
+
+/// A reason phrase copied out of the configuration onto the stack, so a reply can be sent
+/// while the routing table is borrowed, without allocating (longer phrases are cut).
+struct Reason {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Reason {
+    fn new(s: &str) -> Reason {
+        let mut buf = [0u8; 64];
+        let mut len = s.len().min(buf.len());
+        // Cut on a character boundary.
+        while !s.is_char_boundary(len) {
+            len -= 1;
+        }
+        if let (Some(dst), Some(src)) = (buf.get_mut(..len), s.as_bytes().get(..len)) {
+            dst.copy_from_slice(src);
+        }
+        Reason { buf, len }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or("Rejected")
+    }
+}
+
+impl std::fmt::Debug for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a request for `uri` goes: its host (an IP literal; names are not resolved on the
+/// hot path) and port (`maddr` wins over the host).
+fn uri_dest(uri: &Uri<'_>) -> Option<SocketAddr> {
+    let ip: IpAddr = match uri.maddr() {
+        Some(m) => std::str::from_utf8(m)
+            .ok()?
+            .trim_matches(['[', ']'])
+            .parse()
+            .ok()?,
+        None => uri.host.ip()?,
+    };
+    let default = if matches!(uri.scheme, proto::Scheme::Sips) {
+        5061
+    } else {
+        5060
+    };
+    Some(SocketAddr::new(ip, uri.port.unwrap_or(default)))
+}
+
+/// Where a response goes by a Via (§18.2.2): `received` (or the sent-by host) and `rport`
+/// (or the sent-by port).
+fn via_destination(v: &Via<'_>) -> Option<SocketAddr> {
+    let ip: IpAddr = match v.received {
+        Some(r) => std::str::from_utf8(r)
+            .ok()?
+            .trim_matches(['[', ']'])
+            .parse()
+            .ok()?,
+        None => v.host.ip()?,
+    };
+    let port = v.rport.flatten().or(v.port).unwrap_or(5060);
+    Some(SocketAddr::new(ip, port))
+}
+
+/// The loop-detection hash of a request (§16.6 step 8 inputs): Request-URI, From tag, To tag,
+/// Call-ID, CSeq number, the top Route.
+fn loop_hash(msg: &Message<'_, '_>) -> u64 {
+    let mut h = fnv1a(msg.request_uri().map_or(&b""[..], |u| u.raw));
+    let mut mix = |b: &[u8]| h = (h ^ fnv1a(b)).wrapping_mul(0x0100_0000_01b3);
+    mix(msg.from().and_then(|f| f.tag).unwrap_or_default());
+    mix(msg.to().and_then(|t| t.tag).unwrap_or_default());
+    mix(msg.call_id().unwrap_or_default());
+    mix(itoa(msg.cseq().map_or(0, |c| c.seq)).as_bytes());
+    mix(msg.header(HeaderKind::Route).map_or(&b""[..], |r| r.value));
+    h
+}
+
+/// The loop hash inside one of our branches, if the branch is ours.
+fn loop_hash_of(branch: &[u8]) -> Option<u64> {
+    steering::slot_from_branch(branch)?;
+    // z9hG4bK-seXX.<16 hex>.<16 hex>
+    let rest = branch.get(7 + steering::BRANCH_MARK.len() + 3..)?;
+    let hex = rest.get(..16)?;
+    u64::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+}
+
+/// Length of our branches: `z9hG4bK` + mark + 2 hex slot + `.` + 16 hex loop hash + `.` +
+/// 16 hex unique.
+const BRANCH_LEN: usize = 7 + 3 + 2 + 1 + 16 + 1 + UNIQUE_LEN;
+
+/// Our branch in a request we built (the first Via is ours).
+fn our_branch(bytes: &[u8]) -> Option<&[u8]> {
+    let start = branch_start(bytes)?;
+    bytes.get(start..start + BRANCH_LEN)
+}
+
+fn branch_start(bytes: &[u8]) -> Option<usize> {
+    let mut mark = [0u8; 17];
+    let m = b"branch=z9hG4bK";
+    let (a, b) = mark.split_at_mut(m.len());
+    a.copy_from_slice(m);
+    b.copy_from_slice(steering::BRANCH_MARK);
+    memchr::memmem::find(bytes, &mark).map(|at| at + 7)
+}
+
+/// Offset of the unique part of our branch in a request we built.
+fn find_unique(bytes: &[u8]) -> Option<usize> {
+    Some(branch_start(bytes)? + BRANCH_LEN - UNIQUE_LEN)
+}
+
+fn write_hex(v: u64, out: &mut Vec<u8>) {
+    let _ = write!(out, "{v:016x}");
+}
+
+fn method_of(request: &[u8]) -> Option<&'static [u8]> {
+    let sp = memchr::memchr(b' ', request)?;
+    let m = request.get(..sp)?;
+    Some(match Method::from_token(m) {
+        Method::Invite => b"INVITE",
+        Method::Ack => b"ACK",
+        Method::Bye => b"BYE",
+        Method::Cancel => b"CANCEL",
+        Method::Register => b"REGISTER",
+        Method::Options => b"OPTIONS",
+        Method::Info => b"INFO",
+        Method::Update => b"UPDATE",
+        Method::Prack => b"PRACK",
+        Method::Subscribe => b"SUBSCRIBE",
+        Method::Notify => b"NOTIFY",
+        Method::Refer => b"REFER",
+        Method::Message => b"MESSAGE",
+        Method::Publish => b"PUBLISH",
+        Method::Other(_) => return None,
+    })
+}
+
+fn join_values(values: &[&[u8]]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for (i, x) in values.iter().enumerate() {
+        if i > 0 {
+            v.extend_from_slice(b", ");
+        }
+        v.extend_from_slice(x);
+    }
+    v
+}
+
+/// CANCEL or ACK built from the INVITE we sent (§9.1, §17.1.1.3): its Request-URI, top Via,
+/// Route set, From, Call-ID; To from `to` (the response's, with its tag) or the INVITE's;
+/// CSeq number with the new method.
+fn write_in_dialog_request(
+    inv: &Message<'_, '_>,
+    method: &[u8],
+    to: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) {
+    let ruri = inv.request_uri().map_or(&b""[..], |u| u.raw);
+    out.extend_from_slice(method);
+    out.push(b' ');
+    out.extend_from_slice(ruri);
+    out.extend_from_slice(b" SIP/2.0\r\n");
+    if let Some(v) = inv.top_via() {
+        out.extend_from_slice(b"Via: ");
+        out.extend_from_slice(v.raw);
+        out.extend_from_slice(b"\r\n");
+    }
+    for h in inv.headers_of(HeaderKind::Route) {
+        out.extend_from_slice(b"Route: ");
+        out.extend_from_slice(h.value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Max-Forwards: 70\r\n");
+    if let Some(f) = inv.header(HeaderKind::From) {
+        out.extend_from_slice(b"From: ");
+        out.extend_from_slice(f.value);
+        out.extend_from_slice(b"\r\n");
+    }
+    let to = to.or_else(|| inv.header(HeaderKind::To).map(|h| h.value));
+    if let Some(t) = to {
+        out.extend_from_slice(b"To: ");
+        out.extend_from_slice(t);
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(c) = inv.call_id() {
+        out.extend_from_slice(b"Call-ID: ");
+        out.extend_from_slice(c);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"CSeq: ");
+    out.extend_from_slice(itoa(inv.cseq().map_or(1, |c| c.seq)).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(method);
+    out.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+}
