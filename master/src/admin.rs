@@ -22,6 +22,8 @@ pub enum Request {
     Status,
     /// ctl `reload`.
     Reload,
+    /// ctl `dispatcher`.
+    Dispatcher,
     NotFound,
     Malformed(String),
 }
@@ -219,6 +221,7 @@ fn parse_ctl(buf: &[u8]) -> Option<Request> {
     Some(match v.get("cmd").and_then(|c| c.as_str()) {
         Some("status") => Request::Status,
         Some("reload") => Request::Reload,
+        Some("dispatcher") => Request::Dispatcher,
         Some(other) => Request::Malformed(format!("unknown command {other:?}")),
         None => Request::Malformed("missing \"cmd\"".into()),
     })

@@ -27,6 +27,8 @@ enum Command {
     Status,
     /// Reload the configuration file (like SIGHUP, but tells you whether it worked).
     Reload,
+    /// Dispatcher sets: every destination with its health as all workers see it.
+    Dispatcher,
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -42,6 +44,7 @@ pub fn run(args: &Args) -> ExitCode {
     let cmd = match args.command {
         Command::Status => "status",
         Command::Reload => "reload",
+        Command::Dispatcher => "dispatcher",
     };
     let answer = match request(&socket, cmd) {
         Ok(a) => a,
@@ -67,6 +70,7 @@ pub fn run(args: &Args) -> ExitCode {
     } else {
         match args.command {
             Command::Status => print_status(&answer),
+            Command::Dispatcher => print_dispatcher(&answer),
             Command::Reload => println!(
                 "reloaded: generation {}",
                 answer.get("generation").unwrap_or(&serde_json::Value::Null)
@@ -103,6 +107,37 @@ fn request(path: &str, cmd: &str) -> std::io::Result<serde_json::Value> {
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line)?;
     serde_json::from_str(&line).map_err(|e| std::io::Error::other(format!("bad answer: {e}")))
+}
+
+fn print_dispatcher(v: &serde_json::Value) {
+    println!(
+        "{:<12} {:<32} {:<9} {:>6} {:>4} {:>5} {:>5} {:>9} {:>11}",
+        "set", "uri", "state", "weight", "prio", "probe", "fails", "last_code", "since"
+    );
+    for d in v
+        .get("destinations")
+        .and_then(|d| d.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let f = |k: &str| match d.get(k) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(x) => x.to_string(),
+            None => "-".into(),
+        };
+        println!(
+            "{:<12} {:<32} {:<9} {:>6} {:>4} {:>5} {:>5} {:>9} {:>11}",
+            f("set"),
+            f("uri"),
+            f("state"),
+            f("weight"),
+            f("priority"),
+            f("probe"),
+            f("failed_checks"),
+            f("last_code"),
+            f("since")
+        );
+    }
 }
 
 fn print_status(v: &serde_json::Value) {

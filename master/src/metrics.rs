@@ -36,6 +36,58 @@ pub struct MasterFacts {
     pub missing: usize,
     /// Store entry counts and map usage (None if reading them failed).
     pub store: Option<StoreStat>,
+    /// Every dispatcher destination with its shared health.
+    pub dispatcher: Vec<DestView>,
+}
+
+/// One dispatcher destination as `sipedge ctl dispatcher` and `/metrics` show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DestView {
+    pub set: String,
+    pub uri: String,
+    pub algorithm: String,
+    pub weight: u32,
+    pub priority: u32,
+    pub probe: bool,
+    /// `active`, `inactive` or `probing`.
+    pub state: &'static str,
+    /// Unix seconds of the last state change (0: never changed since it was configured).
+    pub since: u64,
+    pub failed_checks: u32,
+    /// Last status code seen from it (0: none, or a timeout).
+    pub last_code: u16,
+}
+
+/// The destinations of `config` with the health the workers published in `store`.
+pub fn dispatcher_view(
+    config: &shared::config::Config,
+    store: &shared::store::Store,
+) -> Vec<DestView> {
+    use shared::store::DestStatus;
+    let mut out = Vec::new();
+    for set in &config.dispatcher {
+        let states = store.dest_states(&set.name).unwrap_or_default();
+        for d in &set.destinations {
+            let st = states.iter().find(|(u, _)| *u == d.uri).map(|(_, s)| s);
+            out.push(DestView {
+                set: set.name.clone(),
+                uri: d.uri.clone(),
+                algorithm: set.algorithm.clone(),
+                weight: d.weight,
+                priority: d.priority,
+                probe: d.probe && set.probe.interval > 0,
+                state: match st.map(|s| s.state) {
+                    None | Some(DestStatus::Active) => "active",
+                    Some(DestStatus::Inactive) => "inactive",
+                    Some(DestStatus::Probing) => "probing",
+                },
+                since: st.map_or(0, |s| s.since),
+                failed_checks: st.map_or(0, |s| s.fails),
+                last_code: st.map_or(0, |s| s.last_code),
+            });
+        }
+    }
+    out
 }
 
 /// A registry being filled; metric construction errors (impossible with our static names)
@@ -121,6 +173,26 @@ pub fn render(f: &MasterFacts) -> String {
     let store_used = b.gauge(names::STORE_USED_BYTES);
     let store_map = b.gauge(names::STORE_MAP_BYTES);
     let store_readers = b.gauge(names::STORE_READERS);
+    let ds_state = b.add(IntGaugeVec::new(
+        Opts::new(names::DISPATCHER_STATE.0, names::DISPATCHER_STATE.1),
+        &["set", "uri", "state"],
+    ));
+    let ds_fails = b.add(IntGaugeVec::new(
+        Opts::new(names::DISPATCHER_FAILS.0, names::DISPATCHER_FAILS.1),
+        &["set", "uri"],
+    ));
+    for d in &f.dispatcher {
+        if let Some(g) = &ds_state {
+            for st in ["active", "inactive", "probing"] {
+                g.with_label_values(&[&d.set, &d.uri, st])
+                    .set(i64::from(st == d.state));
+            }
+        }
+        if let Some(g) = &ds_fails {
+            g.with_label_values(&[&d.set, &d.uri])
+                .set(i64::from(d.failed_checks));
+        }
+    }
 
     for s in &f.slots {
         let slot = s.slot.to_string();
@@ -293,6 +365,18 @@ mod tests {
             reloads_ok: 1,
             reloads_failed: 0,
             config_path: "x.toml".into(),
+            dispatcher: vec![DestView {
+                set: "core".into(),
+                uri: "sip:127.0.0.1:5080".into(),
+                algorithm: "round-robin".into(),
+                weight: 1,
+                priority: 0,
+                probe: true,
+                state: "inactive",
+                since: 1,
+                failed_checks: 3,
+                last_code: 0,
+            }],
             slots: vec![
                 SlotFacts {
                     slot: 0,
@@ -329,6 +413,15 @@ mod tests {
         ));
         assert!(text.contains("sipedge_config_generation 2"));
         assert!(text.contains("sipedge_workers 2"));
+        assert!(text.contains(
+            "sipedge_dispatcher_destination_state{set=\"core\",state=\"inactive\",uri=\"sip:127.0.0.1:5080\"} 1"
+        ));
+        assert!(text.contains(
+            "sipedge_dispatcher_destination_state{set=\"core\",state=\"active\",uri=\"sip:127.0.0.1:5080\"} 0"
+        ));
+        assert!(text.contains(
+            "sipedge_dispatcher_destination_failed_checks{set=\"core\",uri=\"sip:127.0.0.1:5080\"} 3"
+        ));
         let j = status_json(&f);
         assert_eq!(j["workers"][1]["requests"], 4);
         assert_eq!(j["workers"][1]["restarts"], 1);

@@ -199,6 +199,28 @@ impl Master {
             }
             Err(e) => return Err(e.to_string()),
         }
+        // Destination health is learned again after a start: a core that was down when
+        // sipedge last stopped must not stay shunned until its next probe.
+        let mut stale = Vec::new();
+        for set in &config.dispatcher {
+            for (uri, _) in store.dest_states(&set.name).map_err(|e| e.to_string())? {
+                stale.push((set.name.clone(), uri));
+            }
+        }
+        if !stale.is_empty() {
+            store
+                .write(|w| {
+                    for (set, uri) in &stale {
+                        w.delete_dest(set, uri)?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| e.to_string())?;
+            tracing::info!(
+                destinations = stale.len(),
+                "dispatcher health from the last run cleared: every destination starts active"
+            );
+        }
         let ctl_path = PathBuf::from(&config.admin.ctl_socket);
         let ctl = bind_ctl(&ctl_path)?;
         tracing::info!(path = %ctl_path.display(), "ctl socket listening");
@@ -721,6 +743,10 @@ impl Master {
                 };
                 conn.respond_ctl(&body);
             }
+            Request::Dispatcher => {
+                let dests = metrics::dispatcher_view(&self.config, &self.store);
+                conn.respond_ctl(&serde_json::json!({"ok": true, "destinations": dests}));
+            }
             Request::NotFound => conn.respond_http(404, "text/plain", b"not found\n"),
             Request::Malformed(why) => match conn.kind {
                 ConnKind::Http => conn.respond_http(400, "text/plain", why.as_bytes()),
@@ -807,6 +833,7 @@ impl Master {
             slots,
             missing: g.waiting.len(),
             store: self.store.stat().ok(),
+            dispatcher: metrics::dispatcher_view(&self.config, &self.store),
         }
     }
 }

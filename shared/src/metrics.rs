@@ -180,6 +180,14 @@ pub mod names {
         "sipedge_stray_responses_total",
         "Responses that matched no transaction",
     );
+    pub const DISPATCHER_STATE: (&str, &str) = (
+        "sipedge_dispatcher_destination_state",
+        "Health of a dispatcher destination: 1 for its current state (active, inactive, probing), 0 for the others",
+    );
+    pub const DISPATCHER_FAILS: (&str, &str) = (
+        "sipedge_dispatcher_destination_failed_checks",
+        "Consecutive failed checks (probes or unanswered requests) of a dispatcher destination",
+    );
     pub const SCRAPE_MISSING: (&str, &str) = (
         "sipedge_scrape_missing_workers",
         "Workers that did not answer this scrape in time (their counters are missing from it)",
