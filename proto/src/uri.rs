@@ -80,32 +80,37 @@ pub(crate) fn parse_host<'b>(cur: &mut Cursor<'b>) -> Option<Host<'b>> {
         });
     }
     let text = cur.take1(&HOST)?;
-    let kind = if is_ipv4(text) {
-        HostKind::Ipv4
-    } else {
-        // A name: labels of alphanumerics and hyphens, not starting with either separator.
-        if text.first().is_some_and(|&b| b == b'.' || b == b'-')
-            || text.windows(2).any(|w| w == b"..")
-        {
-            return None;
-        }
-        HostKind::Name
-    };
+    let kind = host_kind(text)?;
     Some(Host { text, kind })
 }
 
-fn is_ipv4(s: &[u8]) -> bool {
-    let mut parts = 0;
-    for part in s.split(|&b| b == b'.') {
-        parts += 1;
-        if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
-            return false;
-        }
-        if chars::parse_u32(part).is_none_or(|v| v > 255) {
-            return false;
-        }
+/// IPv4 (four dot-separated decimal parts up to 255) or a name (labels of the host
+/// characters, not starting with `.` or `-`, no empty label inside), in one pass: this runs
+/// for every URI and Via of every message.
+fn host_kind(text: &[u8]) -> Option<HostKind> {
+    if matches!(text.first(), None | Some(b'.' | b'-')) {
+        return None;
     }
-    parts == 4
+    let (mut dots, mut digits, mut part, mut ipv4, mut prev) = (0u32, 0u32, 0u32, true, 0u8);
+    for &b in text {
+        if b == b'.' {
+            if prev == b'.' {
+                return None;
+            }
+            ipv4 &= digits > 0 && part <= 255;
+            dots += 1;
+            digits = 0;
+            part = 0;
+        } else if ipv4 && b.is_ascii_digit() && digits < 3 {
+            digits += 1;
+            part = part * 10 + u32::from(b - b'0');
+        } else {
+            ipv4 = false;
+        }
+        prev = b;
+    }
+    ipv4 &= digits > 0 && part <= 255 && dots == 3;
+    Some(if ipv4 { HostKind::Ipv4 } else { HostKind::Name })
 }
 
 /// A parsed URI; all fields borrow from the input.
@@ -311,6 +316,29 @@ fn hex(c: u8) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn host_kinds() {
+        for (h, k) in [
+            (&b"10.0.0.1"[..], Some(HostKind::Ipv4)),
+            (b"255.255.255.255", Some(HostKind::Ipv4)),
+            (b"256.1.1.1", Some(HostKind::Name)),
+            (b"1.2.3", Some(HostKind::Name)),
+            (b"1.2.3.4.", Some(HostKind::Name)),
+            (b"1.2.3.4.5", Some(HostKind::Name)),
+            (b"0001.2.3.4", Some(HostKind::Name)),
+            (b"example.com", Some(HostKind::Name)),
+            (b"a-b.example", Some(HostKind::Name)),
+            (b".example", None),
+            (b"-example", None),
+            (b"a..b", None),
+            (b"1..2.3", None),
+            (b"", None),
+        ] {
+            assert_eq!(host_kind(h), k, "{}", String::from_utf8_lossy(h));
+        }
+    }
+
     use super::*;
 
     fn p(s: &str) -> Uri<'_> {

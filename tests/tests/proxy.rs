@@ -302,3 +302,12 @@ fn calls_keep_flowing_while_sighup_reloads_a_changed_dispatcher_set() {
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["generation"], 4, "{v}");
 }
+
+#[test]
+fn a_caller_that_ignores_record_route_still_reaches_the_core() {
+    let (dir, s) = start("proxy-no-rr", 25110, &[25192], "");
+    // This UAS fails a call whose ACK does not arrive.
+    let _uas = Uas::start(&dir, &scenario("uas_ack.xml"), 25192, 20, &[]);
+    let r = uac(&dir, &scenario("uac_no_rr.xml"), 25110, 20, 20, &[]);
+    assert_all(&r, 20, &s);
+}

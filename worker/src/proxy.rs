@@ -294,22 +294,18 @@ impl Proxy {
                 }
             }
         }
-        // An ACK that matched no transaction: for a 2xx it travels the dialog's route set
-        // (or the Request-URI of an in-dialog request not addressed to us). One for our own
-        // stateless non-2xx final (its To tag is the one we generated), or one with nowhere
-        // to go, ends here: an ACK never goes through the routing table.
-        let has_route = msg.routes().next().is_some();
-        let to_tag = msg.to().and_then(|t| t.tag);
-        if !has_route {
-            let ours = to_tag.is_some_and(|t| t == stateless::to_tag(msg).as_bytes());
-            let label = if ours {
-                drop_reason::ACK
-            } else if to_tag.is_none() || self.addressed_to_us(msg) {
-                drop_reason::ACK_UNROUTABLE
-            } else {
-                ""
+        // An ACK that matched no transaction is for a 2xx: it goes on like any in-dialog
+        // request (route set, Request-URI, or the routing table when it is addressed to us
+        // without a Route, as from UAs that ignore Record-Route). One for our own stateless
+        // non-2xx final (its To tag is the one we generated) ends here, and so does one
+        // without a To tag, which belongs to no dialog.
+        if msg.routes().next().is_none() {
+            let label = match msg.to().and_then(|t| t.tag) {
+                None => Some(drop_reason::ACK_UNROUTABLE),
+                Some(t) if t == stateless::to_tag(msg).as_bytes() => Some(drop_reason::ACK),
+                Some(_) => None,
             };
-            if !label.is_empty() {
+            if let Some(label) = label {
                 shared::metrics::add(&mut self.stats.drops, label, 1);
                 return;
             }
