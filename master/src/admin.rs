@@ -24,6 +24,11 @@ pub enum Request {
     Reload,
     /// ctl `dispatcher`.
     Dispatcher,
+    /// ctl `reg show [AOR]`, `reg del AOR`, `reg count`.
+    Reg {
+        op: String,
+        aor: Option<String>,
+    },
     NotFound,
     Malformed(String),
 }
@@ -222,6 +227,13 @@ fn parse_ctl(buf: &[u8]) -> Option<Request> {
         Some("status") => Request::Status,
         Some("reload") => Request::Reload,
         Some("dispatcher") => Request::Dispatcher,
+        Some("reg") => match v.get("op").and_then(|o| o.as_str()) {
+            Some(op @ ("show" | "del" | "count")) => Request::Reg {
+                op: op.to_string(),
+                aor: v.get("aor").and_then(|a| a.as_str()).map(String::from),
+            },
+            _ => Request::Malformed("reg needs \"op\": show, del or count".into()),
+        },
         Some(other) => Request::Malformed(format!("unknown command {other:?}")),
         None => Request::Malformed("missing \"cmd\"".into()),
     })

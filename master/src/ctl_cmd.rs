@@ -29,6 +29,21 @@ enum Command {
     Reload,
     /// Dispatcher sets: every destination with its health as all workers see it.
     Dispatcher,
+    /// The registrar's location service.
+    Reg {
+        #[command(subcommand)]
+        op: RegOp,
+    },
+}
+
+#[derive(clap::Subcommand)]
+enum RegOp {
+    /// Bindings of one address-of-record (`sip:alice@example.com`), or all (first 10000).
+    Show { aor: Option<String> },
+    /// Remove every binding of an address-of-record.
+    Del { aor: String },
+    /// Number of bindings stored.
+    Count,
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -41,12 +56,20 @@ pub fn run(args: &Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let cmd = match args.command {
-        Command::Status => "status",
-        Command::Reload => "reload",
-        Command::Dispatcher => "dispatcher",
+    let (cmd, req) = match &args.command {
+        Command::Status => ("status", serde_json::json!({"cmd": "status"})),
+        Command::Reload => ("reload", serde_json::json!({"cmd": "reload"})),
+        Command::Dispatcher => ("dispatcher", serde_json::json!({"cmd": "dispatcher"})),
+        Command::Reg { op } => (
+            "reg",
+            match op {
+                RegOp::Show { aor } => serde_json::json!({"cmd": "reg", "op": "show", "aor": aor}),
+                RegOp::Del { aor } => serde_json::json!({"cmd": "reg", "op": "del", "aor": aor}),
+                RegOp::Count => serde_json::json!({"cmd": "reg", "op": "count"}),
+            },
+        ),
     };
-    let answer = match request(&socket, cmd) {
+    let answer = match request(&socket, &req) {
         Ok(a) => a,
         Err(e) => {
             eprintln!(
@@ -71,6 +94,7 @@ pub fn run(args: &Args) -> ExitCode {
         match args.command {
             Command::Status => print_status(&answer),
             Command::Dispatcher => print_dispatcher(&answer),
+            Command::Reg { .. } => print_reg(&answer),
             Command::Reload => println!(
                 "reloaded: generation {}",
                 answer.get("generation").unwrap_or(&serde_json::Value::Null)
@@ -100,13 +124,53 @@ fn ctl_socket(path: &std::path::Path) -> Result<String, String> {
     }
 }
 
-fn request(path: &str, cmd: &str) -> std::io::Result<serde_json::Value> {
+fn request(path: &str, req: &serde_json::Value) -> std::io::Result<serde_json::Value> {
     let mut s = UnixStream::connect(path)?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    writeln!(s, "{}", serde_json::json!({ "cmd": cmd }))?;
+    writeln!(s, "{req}")?;
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line)?;
     serde_json::from_str(&line).map_err(|e| std::io::Error::other(format!("bad answer: {e}")))
+}
+
+fn print_reg(v: &serde_json::Value) {
+    if let Some(n) = v.get("bindings").and_then(|b| b.as_u64()) {
+        println!("{n} bindings");
+        return;
+    }
+    if let Some(n) = v.get("deleted") {
+        println!("{n} bindings deleted");
+        return;
+    }
+    println!(
+        "{:<32} {:<40} {:>8} {:>5} {:<21} {:>3}",
+        "aor", "contact", "expires", "q", "received", "nat"
+    );
+    for b in v
+        .get("bindings")
+        .and_then(|b| b.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let f = |k: &str| match b.get(k) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Null) | None => "-".into(),
+            Some(x) => x.to_string(),
+        };
+        println!(
+            "{:<32} {:<40} {:>7}s {:>5} {:<21} {:>3}",
+            f("aor"),
+            f("contact"),
+            f("expires_in"),
+            f("q"),
+            f("received"),
+            if b.get("nat").and_then(|n| n.as_bool()) == Some(true) {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+    }
 }
 
 fn print_dispatcher(v: &serde_json::Value) {

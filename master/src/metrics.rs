@@ -166,6 +166,7 @@ pub fn render(f: &MasterFacts) -> String {
     let failovers = b.counter(names::FAILOVERS, w);
     let timeouts = b.counter(names::TIMEOUTS, w);
     let stray = b.counter(names::STRAY_RESPONSES, w);
+    let registrations = b.counter(names::REGISTRATIONS, &["worker", "result"]);
     let store_entries = b.add(IntGaugeVec::new(
         Opts::new(names::STORE_ENTRIES.0, names::STORE_ENTRIES.1),
         &["table"],
@@ -239,6 +240,9 @@ pub fn render(f: &MasterFacts) -> String {
         inc(&failovers, &[sl], st.failovers);
         inc(&timeouts, &[sl], st.timeouts);
         inc(&stray, &[sl], st.stray_responses);
+        for (result, n) in &st.registrations {
+            inc(&registrations, &[sl, result], *n);
+        }
     }
     inc(&reloads, &["ok"], f.reloads_ok);
     inc(&reloads, &["error"], f.reloads_failed);

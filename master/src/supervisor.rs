@@ -116,6 +116,7 @@ pub struct Master {
     /// periodic flushes, statistics. Workers open their own after fork.
     store: Store,
     last_sync: Instant,
+    last_sweep: Instant,
 }
 
 impl Master {
@@ -243,6 +244,7 @@ impl Master {
             logging,
             store,
             last_sync: Instant::now(),
+            last_sweep: Instant::now(),
         })
     }
 
@@ -381,6 +383,17 @@ impl Master {
                 self.last_sync = Instant::now();
                 if let Err(e) = self.store.sync() {
                     tracing::warn!(error = %e, "store flush failed");
+                }
+            }
+            // The registrar's expiry sweeper (a full table scan, hence not every second):
+            // lookups already skip expired bindings, this frees their space and keeps the
+            // binding count true.
+            if self.last_sweep.elapsed() >= SWEEP_EVERY {
+                self.last_sweep = Instant::now();
+                match self.store.expire_bindings(unix_now()) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, "registrar bindings expired"),
+                    Err(e) => tracing::warn!(error = %e, "binding expiry sweep failed"),
                 }
             }
             self.reap(stopping.is_some(), &child_closes);
@@ -743,6 +756,9 @@ impl Master {
                 };
                 conn.respond_ctl(&body);
             }
+            Request::Reg { op, aor } => {
+                conn.respond_ctl(&self.reg_command(&op, aor.as_deref()));
+            }
             Request::Dispatcher => {
                 let dests = metrics::dispatcher_view(&self.config, &self.store);
                 conn.respond_ctl(&serde_json::json!({"ok": true, "destinations": dests}));
@@ -793,6 +809,42 @@ impl Master {
         }
     }
 
+    /// `sipedge ctl reg ...`: the location service as the store holds it.
+    fn reg_command(&self, op: &str, aor: Option<&str>) -> serde_json::Value {
+        let now = unix_now();
+        let view = |b: &shared::store::Binding| {
+            serde_json::json!({
+                "aor": b.aor,
+                "contact": b.contact,
+                "expires_in": b.expires_at.saturating_sub(now),
+                "q": f64::from(b.q) / 1000.0,
+                "received": b.received,
+                "nat": b.flags & worker::registrar::FLAG_NAT != 0,
+                "call_id": b.call_id,
+                "cseq": b.cseq,
+                "user_agent": b.user_agent,
+            })
+        };
+        let res = match (op, aor) {
+            ("count", _) => self
+                .store
+                .count_bindings()
+                .map(|n| serde_json::json!({"ok": true, "bindings": n})),
+            ("show", Some(aor)) => self.store.bindings(aor).map(|bs| {
+                serde_json::json!({"ok": true, "bindings": bs.iter().map(view).collect::<Vec<_>>()})
+            }),
+            ("show", None) => self.store.all_bindings(10_000).map(|bs| {
+                serde_json::json!({"ok": true, "bindings": bs.iter().map(view).collect::<Vec<_>>()})
+            }),
+            ("del", Some(aor)) => self
+                .store
+                .delete_aor(aor)
+                .map(|n| serde_json::json!({"ok": true, "deleted": n})),
+            _ => return serde_json::json!({"ok": false, "error": "reg del needs an AOR"}),
+        };
+        res.unwrap_or_else(|e| serde_json::json!({"ok": false, "error": e.to_string()}))
+    }
+
     fn facts(&self, g: &Gather) -> MasterFacts {
         let rcvbuf_drops = metrics::udp_drops_by_inode();
         let slots = self
@@ -836,6 +888,15 @@ impl Master {
             dispatcher: metrics::dispatcher_view(&self.config, &self.store),
         }
     }
+}
+
+/// How often the master deletes expired registrar bindings.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Parse and validate a configuration, and check that the workers can build their routing

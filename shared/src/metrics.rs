@@ -61,6 +61,10 @@ pub struct WorkerStats {
     /// Responses that matched no transaction and were dropped.
     #[serde(default)]
     pub stray_responses: u64,
+    /// REGISTERs the registrar answered, by result (`ok`, `removed`, `query`, `too_brief`,
+    /// `out_of_order`, ...).
+    #[serde(default)]
+    pub registrations: Vec<(String, u64)>,
 }
 
 /// Add `n` to the count of `label` in a labelled list.
@@ -187,6 +191,10 @@ pub mod names {
     pub const DISPATCHER_FAILS: (&str, &str) = (
         "sipedge_dispatcher_destination_failed_checks",
         "Consecutive failed checks (probes or unanswered requests) of a dispatcher destination",
+    );
+    pub const REGISTRATIONS: (&str, &str) = (
+        "sipedge_registrations_total",
+        "REGISTER requests the registrar answered, by result",
     );
     pub const SCRAPE_MISSING: (&str, &str) = (
         "sipedge_scrape_missing_workers",

@@ -73,8 +73,6 @@ struct Worker {
     reopen_logs: Box<dyn Fn()>,
     /// Set by a drain request: stop when nothing is in flight or at the deadline.
     drain_deadline: Option<Instant>,
-    /// This process's handle on the shared LMDB store.
-    store: Store,
     /// Next dispatcher housekeeping: probes, and destination states other workers published.
     next_tick: Instant,
     next_sync: Instant,
@@ -106,14 +104,17 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
         slot: setup.slot,
         workers: setup.peers.len().max(1),
         generation: setup.generation,
-        proxy: Proxy::new(pcfg, dispatcher, setup.slot),
+        proxy: {
+            let mut p = Proxy::new(pcfg, dispatcher, setup.slot);
+            p.attach_store(store);
+            p
+        },
         sends: Sends::default(),
         stats: Counters::default(),
         peers: setup.peers,
         master: setup.master,
         reopen_logs: setup.reopen_logs,
         drain_deadline: None,
-        store,
         next_tick: Instant::now(),
         next_sync: Instant::now(),
     };
@@ -318,7 +319,10 @@ impl Worker {
         let changes = self.proxy.take_changes();
         if !changes.is_empty() {
             let unix = unix_now();
-            let res = self.store.write(|w| {
+            let Some(store) = self.proxy.store() else {
+                return;
+            };
+            let res = store.write(|w| {
                 for c in &changes {
                     w.set_dest_state(&c.set_name, &c.uri, &c.to_state(unix))?;
                 }
@@ -340,7 +344,10 @@ impl Worker {
                 .map(String::from)
                 .collect();
             for set in names {
-                match self.store.dest_states(&set) {
+                let Some(store) = self.proxy.store() else {
+                    break;
+                };
+                match store.dest_states(&set) {
                     Ok(states) => {
                         for (uri, st) in states {
                             self.proxy.dispatcher.apply_shared(&set, &uri, st.state);
@@ -436,6 +443,11 @@ impl Worker {
                 for (why, n) in &p.drops {
                     shared::metrics::add(&mut snap.drops, (*why).to_string(), *n);
                 }
+                snap.registrations = p
+                    .registrations
+                    .iter()
+                    .map(|(r, n)| ((*r).to_string(), *n))
+                    .collect();
                 let stats = Box::new(snap);
                 if let Err(e) = self.master.send_control(&Control::Stats {
                     id,

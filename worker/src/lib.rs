@@ -7,6 +7,7 @@
 pub mod dispatcher;
 pub mod event_loop;
 pub mod proxy;
+pub mod registrar;
 pub mod routing;
 pub mod sends;
 pub mod stateless;

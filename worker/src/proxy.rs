@@ -31,6 +31,7 @@ use proto::headers::via::Via;
 use proto::{reply, Editor, Edits, HeaderKind, Message, Method, Uri, Verdict, EMPTY_HEADER};
 
 use crate::dispatcher::{Dispatcher, Outcome as DsOutcome, ProbeResult, SelectInput, StateChange};
+use crate::registrar::{self, RegReply, RegistrarConfig};
 use crate::routing::{Decision, RequestFacts, Router};
 use crate::sends::Sends;
 use crate::stateless::{self, Context};
@@ -65,6 +66,7 @@ pub struct ProxyConfig {
     /// Timer B/F.
     pub timeout: Duration,
     pub timer_c: Duration,
+    pub registrar: RegistrarConfig,
 }
 
 /// Build the proxy's view of a configuration: routing table, dispatcher sets (hostnames
@@ -107,6 +109,7 @@ pub fn build(config: &shared::config::Config) -> Result<(ProxyConfig, Dispatcher
             Duration::from_millis(t.timeout_ms)
         },
         timer_c: Duration::from_secs(t.timer_c_s),
+        registrar: RegistrarConfig::from_config(&config.registrar),
     };
     Ok((cfg, dispatcher))
 }
@@ -126,6 +129,8 @@ pub struct ProxyStats {
     pub generated: Vec<(u16, u64)>,
     /// Requests dropped without an answer, by reason (`crate::stats::drop_reason`).
     pub drops: Vec<(&'static str, u64)>,
+    /// REGISTERs handled by the registrar, by result (`ok`, `removed`, `query`, `too_brief`...).
+    pub registrations: Vec<(&'static str, u64)>,
 }
 
 /// The proxy core of one worker.
@@ -148,7 +153,14 @@ pub struct Proxy {
     probes: HashMap<Box<[u8]>, (usize, usize, Instant)>,
     /// Destination state changes for the event loop to log, count and publish in the store.
     changes: Vec<StateChange>,
+    /// The shared store (registrar, location); `None` in tests that need none.
+    store: Option<shared::store::Store>,
+    /// The registrar's answer to the REGISTER being handled.
+    reg_reply: Option<RegReply>,
 }
+
+/// Status of the pseudo-refusal that means "the registrar answered, see `reg_reply`".
+const REGISTERED: u16 = 1;
 
 /// Length of the unique part of our branches (hex digits).
 const UNIQUE_LEN: usize = 16;
@@ -180,6 +192,8 @@ impl Proxy {
             stats: ProxyStats::default(),
             probes: HashMap::new(),
             changes: Vec::new(),
+            store: None,
+            reg_reply: None,
         }
     }
 
@@ -188,6 +202,15 @@ impl Proxy {
     pub fn reconfigure(&mut self, cfg: ProxyConfig, dispatcher: Dispatcher) {
         self.cfg = cfg;
         self.dispatcher.reload(dispatcher);
+    }
+
+    /// Give the proxy the worker's store (registrar and location lookups).
+    pub fn attach_store(&mut self, store: shared::store::Store) {
+        self.store = Some(store);
+    }
+
+    pub fn store(&self) -> Option<&shared::store::Store> {
+        self.store.as_ref()
     }
 
     /// Transactions not yet finished (a draining worker waits for 0).
@@ -397,6 +420,14 @@ impl Proxy {
         }
         let target = match self.resolve_target(listener, src, msg, to_us) {
             Ok(t) => t,
+            Err((REGISTERED, _)) => {
+                let r = self.reg_reply.take()?;
+                let block = r.headers.strip_suffix(b"\r\n").unwrap_or(&r.headers);
+                let extra: &[&[u8]] = if block.is_empty() { &[] } else { &[block] };
+                self.reply(listener, src, msg, r.status, r.reason, extra, out);
+                shared::metrics::add(&mut self.stats.registrations, r.result, 1);
+                return Some(r.status);
+            }
             Err((status, reason)) => {
                 if status > 0 {
                     self.reply(listener, src, msg, status, reason.as_str(), &[], out);
@@ -508,6 +539,16 @@ impl Proxy {
         // The routing table decides initial requests, and in-dialog ones that reached us
         // with no route left and our own address as target.
         let headers = |name: &[u8]| msg.headers_named(name).next().map(|h| h.value);
+        let store = self.store.as_ref();
+        let registered = || {
+            let aor = msg.request_uri().and_then(registrar::aor_of);
+            match (store, aor) {
+                (Some(st), Some(aor)) => {
+                    matches!(registrar::lookup(st, &aor, unix_now()), Ok(Some(b)) if !b.is_empty())
+                }
+                _ => false,
+            }
+        };
         let ruri = msg.request_uri();
         let listener_name = self
             .cfg
@@ -522,6 +563,7 @@ impl Proxy {
             ruri_user: ruri.and_then(|u| u.user),
             ruri_host: ruri.map_or(&b""[..], |u| u.host.text),
             headers: &headers,
+            registered: &registered,
         };
         let decision = self.cfg.router.decide(&facts);
         match decision {
@@ -564,6 +606,48 @@ impl Proxy {
             }
             Decision::Reply { status, reason, .. } => Err((status, Reason::new(reason))),
             Decision::Drop { .. } => Err((0, Reason::new(""))),
+            Decision::Register { .. } => {
+                let Some(store) = &self.store else {
+                    return Err((500, Reason::new("Location Store Unavailable")));
+                };
+                if msg.method() != Some(Method::Register) {
+                    return Err((405, Reason::new("Method Not Allowed")));
+                }
+                let slot = u16::try_from(self.slot).unwrap_or(u16::MAX);
+                let r = registrar::register(&self.cfg.registrar, store, msg, src, slot, unix_now());
+                self.reg_reply = Some(r);
+                Err((REGISTERED, Reason::new("")))
+            }
+            Decision::Lookup { .. } => {
+                let Some(store) = &self.store else {
+                    return Err((500, Reason::new("Location Store Unavailable")));
+                };
+                let aor = ruri
+                    .and_then(registrar::aor_of)
+                    .ok_or((404, Reason::new("Not Found")))?;
+                let bindings = match registrar::lookup(store, &aor, unix_now()) {
+                    Ok(Some(b)) => b,
+                    Ok(None) => return Err((404, Reason::new("Not Found"))),
+                    Err(e) => {
+                        tracing::error!(error = %e, "location lookup failed");
+                        return Err((500, Reason::new("Location Store Unavailable")));
+                    }
+                };
+                let best = bindings
+                    .iter()
+                    .find_map(|b| registrar::binding_target(b).map(|d| (b, d)));
+                let Some((b, dest)) = best else {
+                    return Err((480, Reason::new("Temporarily Unavailable")));
+                };
+                Ok(Target {
+                    dest,
+                    pop_route,
+                    strict_fix: false,
+                    new_ruri: Some(b.contact.clone().into_bytes()),
+                    record_route: !in_dialog,
+                    dispatch: Dispatch::default(),
+                })
+            }
             Decision::NoMatch => Err((404, Reason::new("Not Found"))),
         }
     }
@@ -1533,6 +1617,12 @@ struct Target {
     new_ruri: Option<Vec<u8>>,
     record_route: bool,
     dispatch: Dispatch,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn proto_count(list: &mut Vec<(u16, u64)>, code: u16) {

@@ -17,6 +17,9 @@ pub struct RequestFacts<'a> {
     pub ruri_host: &'a [u8],
     /// First value of a header by name (any case, compact forms included), if present.
     pub headers: &'a dyn Fn(&[u8]) -> Option<&'a [u8]>,
+    /// Whether the Request-URI is an address-of-record with live bindings (asked only when a
+    /// rule's other conditions held: it reads the store).
+    pub registered: &'a dyn Fn() -> bool,
 }
 
 /// What the first matching rule says.
@@ -35,6 +38,14 @@ pub enum Decision<'r> {
     Drop {
         rule: &'r str,
     },
+    /// A REGISTER for the registrar.
+    Register {
+        rule: &'r str,
+    },
+    /// Relay to the contacts registered for the Request-URI.
+    Lookup {
+        rule: &'r str,
+    },
     NoMatch,
 }
 
@@ -43,6 +54,8 @@ enum Action {
     Reply { status: u16, reason: String },
     Drop,
     Continue,
+    Register,
+    Lookup,
 }
 
 enum Header {
@@ -60,6 +73,7 @@ struct Rule {
     user_regex: Option<Regex>,
     domains: Vec<Vec<u8>>,
     headers: Vec<Header>,
+    registered: Option<bool>,
     action: Action,
 }
 
@@ -159,6 +173,10 @@ impl Router {
                 }
             } else if r.drop {
                 Action::Drop
+            } else if r.register {
+                Action::Register
+            } else if r.lookup {
+                Action::Lookup
             } else {
                 Action::Continue
             };
@@ -176,6 +194,7 @@ impl Router {
                 user_regex,
                 domains,
                 headers,
+                registered: r.ruri_registered,
                 action,
             });
         }
@@ -213,6 +232,8 @@ impl Router {
                     }
                 }
                 Action::Drop => return Decision::Drop { rule: &r.name },
+                Action::Register => return Decision::Register { rule: &r.name },
+                Action::Lookup => return Decision::Lookup { rule: &r.name },
             }
         }
         Decision::NoMatch
@@ -258,10 +279,11 @@ impl Rule {
                 return false;
             }
         }
-        self.headers.iter().all(|h| match h {
+        let headers_ok = self.headers.iter().all(|h| match h {
             Header::Matches(name, re) => (f.headers)(name).is_some_and(|v| re.is_match(v)),
             Header::Absent(name) => (f.headers)(name).is_none(),
-        })
+        });
+        headers_ok && self.registered.is_none_or(|want| (f.registered)() == want)
     }
 }
 
@@ -297,6 +319,7 @@ mod tests {
             ruri_user: user,
             ruri_host: host,
             headers,
+            registered: &|| false,
         }
     }
 

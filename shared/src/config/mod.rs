@@ -12,9 +12,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub mod dispatcher;
+pub mod registrar;
 pub mod routing;
 
 pub use dispatcher::{DispatcherSet, ALGORITHMS};
+pub use registrar::Registrar;
 pub use routing::RouteRule;
 
 /// Builds a [`ConfigError`] for a key of the file being validated.
@@ -59,6 +61,8 @@ pub struct Config {
     pub transaction: Transaction,
     #[serde(default)]
     pub dispatcher: Vec<DispatcherSet>,
+    #[serde(default)]
+    pub registrar: Registrar,
     /// The routing table: ordered rules, first match wins (see [`routing`]).
     #[serde(default)]
     pub route: Vec<RouteRule>,
@@ -398,8 +402,15 @@ impl Config {
             ));
         }
         dispatcher::validate(&self.dispatcher, &err)?;
+        registrar::validate(&self.registrar, &err)?;
         let listeners: Vec<String> = self.listen.iter().map(|l| l.name.clone()).collect();
-        routing::validate(&self.route, &self.dispatcher, &listeners, &err)?;
+        routing::validate(
+            &self.route,
+            &self.dispatcher,
+            &listeners,
+            &self.registrar,
+            &err,
+        )?;
         Ok(())
     }
 }

@@ -11,6 +11,7 @@
 //! ruri_user_prefix = ["0900", "+44900"]
 //! ruri_user_regex = "^[0-9]{4,}$"
 //! ruri_domain = ["@local", "example.com"]      # "@local": an address of sipedge itself
+//! ruri_registered = true              # the R-URI is an address-of-record with live bindings
 //! header = [{ name = "User-Agent", regex = "(?i)friendly-scanner" },
 //!           { name = "X-Skip", absent = true }]
 //! # actions (exactly one):
@@ -20,6 +21,8 @@
 //! # reason = "Forbidden"
 //! # drop = true                       # send nothing
 //! # continue = true                   # do nothing, go on with the next rule
+//! # register = true                   # REGISTER: update the location service ([registrar])
+//! # lookup = true                     # relay to the contacts registered for the R-URI
 //! ```
 //!
 //! Later features (authentication, limits, registrar lookup, topology hiding, media, header
@@ -31,7 +34,7 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
-use super::{ConfigError, DispatcherSet, ErrFn};
+use super::{ConfigError, DispatcherSet, ErrFn, Registrar};
 
 /// One routing rule.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -55,6 +58,8 @@ pub struct RouteRule {
     #[serde(default)]
     pub header: Vec<HeaderMatch>,
     #[serde(default)]
+    pub ruri_registered: Option<bool>,
+    #[serde(default)]
     pub dispatch: Option<String>,
     #[serde(default = "yes")]
     pub record_route: bool,
@@ -66,6 +71,10 @@ pub struct RouteRule {
     pub drop: bool,
     #[serde(default, rename = "continue")]
     pub continue_: bool,
+    #[serde(default)]
+    pub register: bool,
+    #[serde(default)]
+    pub lookup: bool,
 }
 
 fn yes() -> bool {
@@ -126,6 +135,7 @@ pub fn validate(
     rules: &[RouteRule],
     sets: &[DispatcherSet],
     listeners: &[String],
+    registrar: &Registrar,
     err: &ErrFn<'_>,
 ) -> Result<(), ConfigError> {
     let mut names = HashSet::new();
@@ -200,13 +210,29 @@ pub fn validate(
         let actions = usize::from(r.dispatch.is_some())
             + usize::from(r.reply.is_some())
             + usize::from(r.drop)
-            + usize::from(r.continue_);
+            + usize::from(r.continue_)
+            + usize::from(r.register)
+            + usize::from(r.lookup);
         if actions != 1 {
             return Err(err(
                 key("dispatch"),
                 format!(
-                    "a rule needs exactly one action (dispatch, reply, drop or continue); it has {actions}"
+                    "a rule needs exactly one action (dispatch, reply, drop, continue, register or lookup); it has {actions}"
                 ),
+            ));
+        }
+        if (r.register || r.lookup || r.ruri_registered.is_some()) && registrar.domains.is_empty() {
+            let k = if r.register {
+                "register"
+            } else if r.lookup {
+                "lookup"
+            } else {
+                "ruri_registered"
+            };
+            return Err(err(
+                key(k),
+                "needs [registrar] domains (the domains whose location service sipedge keeps)"
+                    .into(),
             ));
         }
         if let Some(set) = &r.dispatch {
@@ -251,6 +277,18 @@ mod tests {
             &format!("[[listen]]\nname = \"pub\"\naddress = \"127.0.0.1:5060\"\n[[dispatcher]]\nname = \"core\"\ndestinations = [{{ uri = \"sip:127.0.0.1:5080\" }}]\n[[route]]\nname = \"r\"\n{rule}\n"),
             Path::new("t.toml"),
         )
+    }
+
+    #[test]
+    fn registrar_actions_need_domains() {
+        let e = load("register = true").unwrap_err();
+        assert_eq!(e.key, "route[0].register");
+        let c = Config::from_str(
+            "[[listen]]\naddress = \"127.0.0.1:5060\"\n[registrar]\ndomains = [\"localhost\"]\n[[route]]\nname = \"reg\"\nmethod = [\"REGISTER\"]\nregister = true\n[[route]]\nname = \"find\"\nlookup = true\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert!(c.route[0].register && c.route[1].lookup);
     }
 
     #[test]

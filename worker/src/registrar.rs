@@ -1,0 +1,510 @@
+//! The registrar (RFC 3261 §10.3) and the location lookup, over the shared store: a REGISTER
+//! handled by any worker updates the bindings every worker sees, in one LMDB write
+//! transaction, so concurrent REGISTERs for one address-of-record cannot interleave.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+
+use proto::headers::addr::{Contact, NameAddr};
+use proto::{Message, Uri};
+use shared::store::{Binding, Store, StoreError};
+
+/// `Binding::flags`: the phone is behind a NAT (its Contact is not where it sent from).
+pub const FLAG_NAT: u32 = 1;
+
+/// What the registrar needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct RegistrarConfig {
+    /// Lower-case domains served.
+    pub domains: Vec<Vec<u8>>,
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
+    pub max_contacts: usize,
+}
+
+impl RegistrarConfig {
+    pub fn from_config(r: &shared::config::Registrar) -> RegistrarConfig {
+        RegistrarConfig {
+            domains: r
+                .domains
+                .iter()
+                .map(|d| d.to_ascii_lowercase().into_bytes())
+                .collect(),
+            min_expires: r.min_expires,
+            max_expires: r.max_expires,
+            default_expires: r.default_expires,
+            max_contacts: r.max_contacts,
+        }
+    }
+
+    fn serves(&self, host: &[u8]) -> bool {
+        self.domains.iter().any(|d| d.eq_ignore_ascii_case(host))
+    }
+}
+
+/// The answer to a REGISTER: status, reason and extra header lines (each ending in CRLF).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegReply {
+    pub status: u16,
+    pub reason: &'static str,
+    pub headers: Vec<u8>,
+    /// For counters: `ok`, `removed`, `query`, or the rejection's short name.
+    pub result: &'static str,
+}
+
+impl RegReply {
+    fn reject(status: u16, reason: &'static str, result: &'static str) -> RegReply {
+        RegReply {
+            status,
+            reason,
+            headers: Vec::new(),
+            result,
+        }
+    }
+}
+
+/// The address-of-record a URI names: `sip:user@host`, host in lower case, no port, no
+/// parameters (RFC 3261 §10.3 step 5, simplified to what phones send).
+pub fn aor_of(uri: &Uri<'_>) -> Option<String> {
+    if !uri.is_sip() {
+        return None;
+    }
+    let user = std::str::from_utf8(uri.user?).ok()?;
+    let host = std::str::from_utf8(uri.host.text)
+        .ok()?
+        .to_ascii_lowercase();
+    Some(format!("sip:{user}@{host}"))
+}
+
+/// One Contact of the request, as it will be stored.
+struct Wanted {
+    contact: String,
+    expires: u32,
+    q: u16,
+}
+
+/// Handle a REGISTER that the routing table gave to the registrar.
+pub fn register(
+    cfg: &RegistrarConfig,
+    store: &Store,
+    msg: &Message<'_, '_>,
+    src: SocketAddr,
+    slot: u16,
+    now: u64,
+) -> RegReply {
+    let Some(to) = msg.to() else {
+        return RegReply::reject(400, "Missing To", "bad_request");
+    };
+    if !to.uri.is_sip() {
+        return RegReply::reject(416, "Unsupported URI Scheme", "bad_scheme");
+    }
+    if !cfg.serves(to.uri.host.text) {
+        return RegReply::reject(404, "Domain Not Served", "not_served");
+    }
+    let Some(aor) = aor_of(&to.uri) else {
+        return RegReply::reject(400, "Bad Address-of-Record", "bad_request");
+    };
+    let call_id = String::from_utf8_lossy(msg.call_id().unwrap_or_default()).into_owned();
+    let cseq = msg.cseq().map_or(0, |c| c.seq);
+    let header_expires = match msg.expires() {
+        Some(Ok(e)) => Some(e),
+        Some(Err(_)) => return RegReply::reject(400, "Bad Expires", "bad_request"),
+        None => None,
+    };
+
+    // The Contacts: `*` alone with Expires 0 removes everything.
+    let mut star = false;
+    let mut wanted: Vec<Wanted> = Vec::new();
+    for c in msg.contacts() {
+        match c {
+            Contact::Star => star = true,
+            Contact::Addr(a) => match wanted_of(cfg, &a, header_expires) {
+                Ok(w) => wanted.push(w),
+                Err(r) => return r,
+            },
+        }
+    }
+    if star && (!wanted.is_empty() || header_expires != Some(0)) {
+        return RegReply::reject(
+            400,
+            "Invalid Contact: * needs Expires: 0 and no other Contact",
+            "bad_request",
+        );
+    }
+    if wanted
+        .iter()
+        .any(|w| w.expires != 0 && w.expires < cfg.min_expires)
+    {
+        let mut r = RegReply::reject(423, "Interval Too Brief", "too_brief");
+        let _ = write!(r.headers, "Min-Expires: {}\r\n", cfg.min_expires);
+        return r;
+    }
+    let received = src.to_string();
+    let sent_by = msg.top_via().and_then(|v| {
+        let ip = v.host.ip()?;
+        Some(SocketAddr::new(ip, v.port.unwrap_or(5060)))
+    });
+    let nat = wanted.iter().any(|w| behind_nat(&w.contact, sent_by, src));
+    let user_agent = String::from_utf8_lossy(msg.user_agent().unwrap_or_default()).into_owned();
+
+    let outcome = store.write(|w| {
+        let existing = w.bindings(&aor)?;
+        // Call-ID/CSeq ordering (step 7): a binding updated from the same Call-ID needs a
+        // higher CSeq; anything else is an old or replayed REGISTER.
+        let stale = |contact: &str| {
+            existing
+                .iter()
+                .any(|b| (star || b.contact == contact) && b.call_id == call_id && b.cseq >= cseq)
+        };
+        if star {
+            if existing
+                .iter()
+                .any(|b| b.call_id == call_id && b.cseq >= cseq)
+            {
+                return Ok(Err(RegReply::reject(
+                    400,
+                    "Out-of-Order REGISTER",
+                    "out_of_order",
+                )));
+            }
+            w.delete_aor(&aor)?;
+            return Ok(Ok((Vec::new(), "removed")));
+        }
+        if wanted.iter().any(|x| stale(&x.contact)) {
+            return Ok(Err(RegReply::reject(
+                400,
+                "Out-of-Order REGISTER",
+                "out_of_order",
+            )));
+        }
+        let mut after: Vec<Binding> = existing
+            .iter()
+            .filter(|b| b.expires_at > now && !wanted.iter().any(|x| x.contact == b.contact))
+            .cloned()
+            .collect();
+        for x in wanted.iter().filter(|x| x.expires > 0) {
+            after.push(Binding {
+                aor: aor.clone(),
+                contact: x.contact.clone(),
+                expires_at: now + u64::from(x.expires),
+                q: x.q,
+                call_id: call_id.clone(),
+                cseq,
+                received: Some(received.clone()),
+                transport: "udp".into(),
+                worker: slot,
+                path: Vec::new(),
+                user_agent: user_agent.clone(),
+                flags: if nat { FLAG_NAT } else { 0 },
+            });
+        }
+        if after.len() > cfg.max_contacts {
+            return Ok(Err(RegReply::reject(403, "Too Many Contacts", "too_many")));
+        }
+        for x in &wanted {
+            if x.expires == 0 {
+                w.delete_binding(&aor, &x.contact)?;
+            }
+        }
+        for b in after
+            .iter()
+            .filter(|b| wanted.iter().any(|x| x.contact == b.contact))
+        {
+            w.put_binding(b)?;
+        }
+        let result = if wanted.is_empty() {
+            "query"
+        } else if wanted.iter().all(|x| x.expires == 0) {
+            "removed"
+        } else {
+            "ok"
+        };
+        Ok(Ok((after, result)))
+    });
+    match outcome {
+        Err(e) => {
+            tracing::error!(error = %e, aor, "registrar store write failed");
+            RegReply::reject(500, "Location Store Unavailable", "store_error")
+        }
+        Ok(Err(r)) => r,
+        Ok(Ok((bindings, result))) => {
+            let mut headers = Vec::with_capacity(64 * bindings.len() + 16);
+            for b in &bindings {
+                let left = b.expires_at.saturating_sub(now);
+                let _ = write!(headers, "Contact: <{}>;expires={left}", b.contact);
+                if b.q != 1000 {
+                    let _ = write!(headers, ";q={}.{:03}", b.q / 1000, b.q % 1000);
+                }
+                headers.extend_from_slice(b"\r\n");
+            }
+            RegReply {
+                status: 200,
+                reason: "OK",
+                headers,
+                result,
+            }
+        }
+    }
+}
+
+fn wanted_of(
+    cfg: &RegistrarConfig,
+    a: &NameAddr<'_>,
+    header_expires: Option<u32>,
+) -> Result<Wanted, RegReply> {
+    let contact = std::str::from_utf8(a.uri.raw)
+        .map_err(|_| RegReply::reject(400, "Bad Contact", "bad_request"))?
+        .to_string();
+    if contact.contains('\0') {
+        return Err(RegReply::reject(400, "Bad Contact", "bad_request"));
+    }
+    let expires = a
+        .expires()
+        .or(header_expires)
+        .unwrap_or(cfg.default_expires)
+        .min(cfg.max_expires);
+    Ok(Wanted {
+        contact,
+        expires,
+        q: a.q().unwrap_or(1000),
+    })
+}
+
+/// Whether the phone is behind a NAT: its Contact is a private address other than the one
+/// the REGISTER came from, or its Via's sent-by is not where the REGISTER came from (what
+/// RFC 3581 would mark with `received`/`rport`). A Contact at some other public address is a
+/// third-party registration and is used as it is.
+fn behind_nat(contact: &str, via_sent_by: Option<SocketAddr>, src: SocketAddr) -> bool {
+    if via_sent_by.is_some_and(|v| v != src) {
+        return true;
+    }
+    let Some(u) = Uri::parse(contact.as_bytes()) else {
+        return false;
+    };
+    match u.host.ip() {
+        Some(ip) => is_private(ip) && SocketAddr::new(ip, u.port.unwrap_or(5060)) != src,
+        None => false,
+    }
+}
+
+/// RFC 1918, RFC 6598 (carrier-grade NAT), link-local and IPv6 unique-local addresses.
+fn is_private(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private() || v4.is_link_local() || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        }
+        std::net::IpAddr::V6(v6) => {
+            (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Where a request for a binding goes: its NAT-side source when the phone is behind a NAT,
+/// else the Contact's own host and port.
+pub fn binding_target(b: &Binding) -> Option<SocketAddr> {
+    if b.flags & FLAG_NAT != 0 {
+        if let Some(r) = &b.received {
+            if let Ok(a) = r.parse() {
+                return Some(a);
+            }
+        }
+    }
+    let u = Uri::parse(b.contact.as_bytes())?;
+    let ip = u.host.ip()?;
+    Some(SocketAddr::new(ip, u.port.unwrap_or(5060)))
+}
+
+/// The live bindings of an AOR, best `q` first; `Ok(None)` when the AOR has no binding at
+/// all (unknown user), `Ok(Some(empty))` when all of them have expired.
+pub fn lookup(store: &Store, aor: &str, now: u64) -> Result<Option<Vec<Binding>>, StoreError> {
+    let all = store.bindings(aor)?;
+    if all.is_empty() {
+        return Ok(None);
+    }
+    let mut live: Vec<Binding> = all.into_iter().filter(|b| b.expires_at > now).collect();
+    live.sort_by_key(|b| std::cmp::Reverse(b.q));
+    Ok(Some(live))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::{Limits, EMPTY_HEADER};
+
+    fn cfg() -> RegistrarConfig {
+        RegistrarConfig {
+            domains: vec![b"example.com".to_vec()],
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 1800,
+            max_contacts: 3,
+        }
+    }
+
+    fn store(name: &str) -> Store {
+        let dir = std::env::temp_dir().join(format!("sipedge-reg-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Store::open(&dir, 64).unwrap()
+    }
+
+    fn reg(
+        store: &Store,
+        call_id: &str,
+        cseq: u32,
+        contact: &str,
+        extra: &str,
+        now: u64,
+    ) -> RegReply {
+        let m = format!(
+            "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{cseq}\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:alice@Example.COM>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\n{contact}{extra}Content-Length: 0\r\n\r\n"
+        );
+        let mut slots = [EMPTY_HEADER; 32];
+        let msg = Message::parse(m.as_bytes(), &mut slots, &Limits::DEFAULT).unwrap();
+        register(
+            &cfg(),
+            store,
+            &msg,
+            "192.0.2.1:5060".parse().unwrap(),
+            0,
+            now,
+        )
+    }
+
+    fn contacts(r: &RegReply) -> Vec<String> {
+        String::from_utf8_lossy(&r.headers)
+            .lines()
+            .filter(|l| l.starts_with("Contact:"))
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn add_refresh_remove() {
+        let s = store("arr");
+        let r = reg(
+            &s,
+            "c1",
+            1,
+            "Contact: <sip:alice@192.0.2.1:5060>\r\n",
+            "",
+            1000,
+        );
+        assert_eq!((r.status, r.result), (200, "ok"));
+        assert_eq!(
+            contacts(&r),
+            ["Contact: <sip:alice@192.0.2.1:5060>;expires=1800"]
+        );
+        // Expires header, capped by max_expires; a second contact with q.
+        let r = reg(
+            &s,
+            "c1",
+            2,
+            "Contact: <sip:alice@192.0.2.1:5060>, <sip:alice@192.0.2.9:5070>;q=0.5;expires=120\r\n",
+            "Expires: 99999\r\n",
+            1010,
+        );
+        assert_eq!(
+            contacts(&r),
+            [
+                "Contact: <sip:alice@192.0.2.1:5060>;expires=3600",
+                "Contact: <sip:alice@192.0.2.9:5070>;expires=120;q=0.500"
+            ]
+        );
+        let live = lookup(&s, "sip:alice@example.com", 1020).unwrap().unwrap();
+        assert_eq!(live.len(), 2);
+        assert_eq!(live[0].q, 1000);
+        // A public Contact elsewhere than the source: a third-party registration, used as is.
+        assert_eq!(live[1].flags & FLAG_NAT, 0);
+        assert_eq!(
+            binding_target(&live[1]).unwrap().to_string(),
+            "192.0.2.9:5070"
+        );
+        // Query: no Contact.
+        let r = reg(&s, "c1", 3, "", "", 1030);
+        assert_eq!((r.result, contacts(&r).len()), ("query", 2));
+        // Remove one.
+        let r = reg(
+            &s,
+            "c1",
+            4,
+            "Contact: <sip:alice@192.0.2.9:5070>;expires=0\r\n",
+            "",
+            1040,
+        );
+        assert_eq!((r.result, contacts(&r).len()), ("removed", 1));
+        // Expiry: the other one is gone from lookups after its time.
+        assert_eq!(
+            lookup(&s, "sip:alice@example.com", 1010 + 3601)
+                .unwrap()
+                .map(|v| v.len()),
+            Some(0)
+        );
+        assert_eq!(lookup(&s, "sip:bob@example.com", 1040).unwrap(), None);
+    }
+
+    #[test]
+    fn nat_detection() {
+        let src: SocketAddr = "203.0.113.5:41000".parse().unwrap();
+        let via = |s: &str| Some(s.parse::<SocketAddr>().unwrap());
+        assert!(behind_nat("sip:a@10.0.0.2:5060", None, src));
+        assert!(behind_nat(
+            "sip:a@192.168.1.2",
+            via("192.168.1.2:5060"),
+            src
+        ));
+        assert!(behind_nat(
+            "sip:a@203.0.113.5:41000",
+            via("10.0.0.2:5060"),
+            src
+        ));
+        assert!(!behind_nat(
+            "sip:a@203.0.113.5:41000",
+            via("203.0.113.5:41000"),
+            src
+        ));
+        assert!(!behind_nat(
+            "sip:a@198.51.100.7:5060",
+            via("203.0.113.5:41000"),
+            src
+        ));
+        assert!(behind_nat("sip:a@100.64.3.4", None, src));
+        assert!(behind_nat("sip:a@[fd00::1]", None, src));
+        assert!(!behind_nat("sip:a@example.com", None, src));
+    }
+
+    #[test]
+    fn rejections() {
+        let s = store("rej");
+        let r = reg(
+            &s,
+            "c1",
+            1,
+            "Contact: <sip:alice@192.0.2.1>;expires=30\r\n",
+            "",
+            1000,
+        );
+        assert_eq!(
+            (r.status, String::from_utf8_lossy(&r.headers).as_ref()),
+            (423, "Min-Expires: 60\r\n")
+        );
+        let r = reg(&s, "c1", 5, "Contact: <sip:alice@192.0.2.1>\r\n", "", 1000);
+        assert_eq!(r.status, 200);
+        // Same Call-ID, CSeq not higher: out of order.
+        let r = reg(&s, "c1", 5, "Contact: <sip:alice@192.0.2.1>\r\n", "", 1001);
+        assert_eq!((r.status, r.result), (400, "out_of_order"));
+        // Another Call-ID may update.
+        let r = reg(&s, "c2", 1, "Contact: <sip:alice@192.0.2.1>\r\n", "", 1002);
+        assert_eq!(r.status, 200);
+        // Star needs Expires: 0.
+        let r = reg(&s, "c2", 2, "Contact: *\r\n", "", 1003);
+        assert_eq!(r.status, 400);
+        let r = reg(&s, "c2", 3, "Contact: *\r\n", "Expires: 0\r\n", 1004);
+        assert_eq!((r.status, r.result), (200, "removed"));
+        assert_eq!(lookup(&s, "sip:alice@example.com", 1005).unwrap(), None);
+        // Too many contacts.
+        let r = reg(&s, "c3", 1, "Contact: <sip:a@192.0.2.1>, <sip:b@192.0.2.1>, <sip:c@192.0.2.1>, <sip:d@192.0.2.1>\r\n", "", 1006);
+        assert_eq!(r.status, 403);
+    }
+}
