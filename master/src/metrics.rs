@@ -167,6 +167,7 @@ pub fn render(f: &MasterFacts) -> String {
     let timeouts = b.counter(names::TIMEOUTS, w);
     let stray = b.counter(names::STRAY_RESPONSES, w);
     let registrations = b.counter(names::REGISTRATIONS, &["worker", "result"]);
+    let local = b.counter(names::HANDLED_LOCALLY, w);
     let store_entries = b.add(IntGaugeVec::new(
         Opts::new(names::STORE_ENTRIES.0, names::STORE_ENTRIES.1),
         &["table"],
@@ -240,6 +241,7 @@ pub fn render(f: &MasterFacts) -> String {
         inc(&failovers, &[sl], st.failovers);
         inc(&timeouts, &[sl], st.timeouts);
         inc(&stray, &[sl], st.stray_responses);
+        inc(&local, &[sl], st.handled_locally);
         for (result, n) in &st.registrations {
             inc(&registrations, &[sl, result], *n);
         }

@@ -31,6 +31,10 @@ pub struct WorkerStats {
     pub ipc_forwarded: u64,
     /// Datagrams other workers steered to this one.
     pub ipc_received: u64,
+    /// Requests another worker owns, handled where they landed because they needed no
+    /// transaction (stateless replies, drops, registrar, ACKs of stateless replies).
+    #[serde(default)]
+    pub handled_locally: u64,
     /// Datagrams that could not be steered (owner's inbox full or gone).
     pub ipc_dropped: u64,
     /// IPC records that were not usable frames.
@@ -195,6 +199,10 @@ pub mod names {
     pub const REGISTRATIONS: (&str, &str) = (
         "sipedge_registrations_total",
         "REGISTER requests the registrar answered, by result",
+    );
+    pub const HANDLED_LOCALLY: (&str, &str) = (
+        "sipedge_steering_local_total",
+        "Requests another worker owns that needed no transaction and were handled where they landed (no IPC hop)",
     );
     pub const SCRAPE_MISSING: (&str, &str) = (
         "sipedge_scrape_missing_workers",

@@ -421,3 +421,110 @@ fn sipp_and_sipsak_register() {
     let (_, shown) = ctl(&s.config, &["reg", "show", "sip:sak@127.0.0.1"]);
     assert!(shown.contains(contact), "{shown}");
 }
+
+/// A response to `req` (as a UAS would build it): its Vias, From, To (with `tag` added when
+/// it has none), Call-ID and CSeq.
+fn respond(req: &str, status: &str, tag: &str, me: SocketAddr) -> String {
+    let mut out = format!("SIP/2.0 {status}\r\n");
+    for line in req.split("\r\n") {
+        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+        match name.as_str() {
+            "via" | "v" | "from" | "f" | "call-id" | "i" | "cseq" | "record-route" => {
+                out.push_str(line);
+                out.push_str("\r\n");
+            }
+            "to" | "t" => {
+                out.push_str(line);
+                if !line.contains("tag=") {
+                    out.push_str(&format!(";tag={tag}"));
+                }
+                out.push_str("\r\n");
+            }
+            _ => {}
+        }
+    }
+    out.push_str(&format!(
+        "Contact: <sip:phone@{me}>\r\nContent-Length: 0\r\n\r\n"
+    ));
+    out
+}
+
+#[test]
+fn two_phones_on_one_aor_both_ring_and_the_loser_is_cancelled() {
+    let (_dir, s) = start("reg-fork", 25207, 2);
+    let a = phone("127.0.0.1");
+    let b = phone("127.0.0.1");
+    for (p, n) in [(&a, 1), (&b, 2)] {
+        let me = p.local_addr().unwrap();
+        let r = register(
+            p,
+            s.addr,
+            "henry",
+            &format!("Contact: <sip:henry@{me}>\r\n"),
+            &format!("h{n}"),
+            1,
+            "",
+        );
+        assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+    }
+    let caller = phone("127.0.0.1");
+    caller
+        .send_to(invite(&caller, s.addr, "henry", "fork1").as_bytes(), s.addr)
+        .unwrap();
+    let inv_a = recv_until(&a, Duration::from_secs(3), |m| m.starts_with("INVITE "))
+        .expect("phone A did not ring");
+    let inv_b = recv_until(&b, Duration::from_secs(3), |m| m.starts_with("INVITE "))
+        .expect("phone B did not ring");
+    assert!(
+        inv_a.starts_with(&format!("INVITE sip:henry@{} ", a.local_addr().unwrap())),
+        "{inv_a}"
+    );
+    assert!(
+        inv_b.starts_with(&format!("INVITE sip:henry@{} ", b.local_addr().unwrap())),
+        "{inv_b}"
+    );
+
+    // Both ring; A answers.
+    for (p, inv) in [(&a, &inv_a), (&b, &inv_b)] {
+        p.send_to(
+            respond(inv, "180 Ringing", "ring", p.local_addr().unwrap()).as_bytes(),
+            s.addr,
+        )
+        .unwrap();
+    }
+    a.send_to(
+        respond(&inv_a, "200 OK", "ring", a.local_addr().unwrap()).as_bytes(),
+        s.addr,
+    )
+    .unwrap();
+    let ok = recv_until(&caller, Duration::from_secs(3), |m| {
+        m.starts_with("SIP/2.0 200")
+    })
+    .expect("caller got no 200");
+    assert!(ok.contains("Call-ID: fork1"), "{ok}");
+    // B is cancelled; its 487 is absorbed (ACKed by sipedge), the caller never sees it.
+    let cancel = recv_until(&b, Duration::from_secs(3), |m| m.starts_with("CANCEL "))
+        .expect("phone B got no CANCEL");
+    b.send_to(
+        respond(&cancel, "200 OK", "ring", b.local_addr().unwrap()).as_bytes(),
+        s.addr,
+    )
+    .unwrap();
+    b.send_to(
+        respond(
+            &inv_b,
+            "487 Request Terminated",
+            "ring",
+            b.local_addr().unwrap(),
+        )
+        .as_bytes(),
+        s.addr,
+    )
+    .unwrap();
+    let ack = recv_until(&b, Duration::from_secs(3), |m| m.starts_with("ACK "))
+        .expect("no ACK for the 487");
+    assert!(ack.contains("CSeq: 1 ACK"), "{ack}");
+    assert!(recv_until(&caller, Duration::from_millis(500), |m| m
+        .starts_with("SIP/2.0 487"))
+    .is_none());
+}

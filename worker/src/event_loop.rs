@@ -253,14 +253,34 @@ impl Worker {
                 stateless::reject_unparsed(&self.proxy.cfg.ctx, data, e, src, out)
             }
             Ok(msg) => {
+                let now = Instant::now();
                 if !steered {
                     let owner = steering::owner(&msg, self.workers);
                     if owner != self.slot {
+                        // What needs no transaction is answered where it landed.
+                        let spread = self
+                            .proxy
+                            .cfg
+                            .listeners
+                            .get(listener)
+                            .is_some_and(|l| l.kernel_spread);
+                        if spread
+                            && msg.is_request()
+                            && self
+                                .proxy
+                                .try_stateless(listener, src, &msg, now, &mut self.sends)
+                        {
+                            if let Some(m) = msg.method() {
+                                self.stats.request(m.label());
+                            }
+                            self.stats.handled_locally += 1;
+                            self.flush(socks);
+                            return;
+                        }
                         self.forward(owner, listener, src, data);
                         return;
                     }
                 }
-                let now = Instant::now();
                 match msg.method() {
                     Some(m) => {
                         self.stats.request(m.label());

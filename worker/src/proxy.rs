@@ -52,6 +52,10 @@ pub struct ListenerInfo {
     pub hostport: String,
     /// The port a URI without one means us on (the bound port).
     pub port: u16,
+    /// The kernel spreads this listener's datagrams over the workers (`steering = "random"`):
+    /// requests needing no transaction are then answered where they land. With `hash`, one
+    /// source reaches one worker and steering over IPC is what spreads its load.
+    pub kernel_spread: bool,
 }
 
 /// Everything the proxy reads from the configuration; rebuilt on reload and applied to new
@@ -90,6 +94,7 @@ pub fn build(config: &shared::config::Config) -> Result<(ProxyConfig, Dispatcher
             addr,
             hostport,
             port: addr.port(),
+            kernel_spread: l.steering == "random",
         });
     }
     let router = Router::from_config(&config.route, &ctx.local_hosts)?;
@@ -157,10 +162,16 @@ pub struct Proxy {
     store: Option<shared::store::Store>,
     /// The registrar's answer to the REGISTER being handled.
     reg_reply: Option<RegReply>,
+    /// Set while [`Proxy::try_stateless`] runs: stop before anything that needs state.
+    local_only: bool,
+    /// What `local_only` stopped at: the request needs its owner.
+    needs_owner: bool,
 }
 
 /// Status of the pseudo-refusal that means "the registrar answered, see `reg_reply`".
 const REGISTERED: u16 = 1;
+/// Status of the pseudo-refusal that means "only the owner of this Call-ID may go on".
+const NEEDS_OWNER: u16 = 2;
 
 /// Length of the unique part of our branches (hex digits).
 const UNIQUE_LEN: usize = 16;
@@ -194,6 +205,8 @@ impl Proxy {
             changes: Vec::new(),
             store: None,
             reg_reply: None,
+            local_only: false,
+            needs_owner: false,
         }
     }
 
@@ -252,6 +265,41 @@ impl Proxy {
     }
 
     // ----- requests ------------------------------------------------------------------------
+
+    /// A request that landed on a worker that does not own its Call-ID: handle it here if
+    /// that needs no transaction state (stateless replies, drops, the registrar, ACKs for
+    /// our stateless replies), saving the IPC hop; false when it must go to its owner.
+    pub fn try_stateless(
+        &mut self,
+        listener: usize,
+        src: SocketAddr,
+        msg: &Message<'_, '_>,
+        now: Instant,
+        out: &mut Sends,
+    ) -> bool {
+        let Some(method) = msg.method() else {
+            return false;
+        };
+        let to_tag = msg.to().and_then(|t| t.tag);
+        match method {
+            Method::Ack => {
+                let ours = msg.routes().next().is_none()
+                    && to_tag.is_some_and(|t| t == stateless::to_tag(msg).as_bytes());
+                if ours {
+                    shared::metrics::add(&mut self.stats.drops, drop_reason::ACK, 1);
+                }
+                return ours;
+            }
+            Method::Cancel => return false,
+            _ if to_tag.is_some() => return false,
+            _ => {}
+        }
+        self.local_only = true;
+        self.needs_owner = false;
+        let _ = self.on_request(listener, src, msg, now, out);
+        self.local_only = false;
+        !self.needs_owner
+    }
 
     /// A request that parsed and passed the ingress verdict, owned by this worker.
     pub fn on_request(
@@ -325,7 +373,12 @@ impl Proxy {
         if msg.routes().next().is_none() {
             let label = match msg.to().and_then(|t| t.tag) {
                 None => Some(drop_reason::ACK_UNROUTABLE),
-                Some(t) if t == stateless::to_tag(msg).as_bytes() => Some(drop_reason::ACK),
+                Some(t)
+                    if t == stateless::to_tag(msg).as_bytes()
+                        || t == stateless::txn_tag(msg).as_bytes() =>
+                {
+                    Some(drop_reason::ACK)
+                }
                 Some(_) => None,
             };
             if let Some(label) = label {
@@ -365,19 +418,39 @@ impl Proxy {
             return 200; // already answered (or being cancelled): nothing more to do
         }
         s.cancelled = true;
-        let Some(cid) = s.client else {
-            return 200;
-        };
-        let proceeding = self
-            .clients
-            .get(cid)
-            .is_some_and(|c| c.state == ClientState::Proceeding);
-        if proceeding {
-            self.send_cancel(cid, now, out);
-        } else if let Some(c) = self.clients.get_mut(cid) {
-            c.cancel_pending = true;
-        }
+        let branches = s.clients.clone();
+        self.cancel_branches(&branches, now, out);
         200
+    }
+
+    /// CANCEL every branch still waiting for a final answer: at once where a provisional
+    /// came, on the first provisional otherwise (§9.1).
+    fn cancel_branches(&mut self, branches: &[Id], now: Instant, out: &mut Sends) {
+        for &cid in branches {
+            match self.clients.get(cid).map(|c| c.state) {
+                Some(ClientState::Proceeding) => self.send_cancel(cid, now, out),
+                Some(ClientState::Calling) => {
+                    if let Some(c) = self.clients.get_mut(cid) {
+                        c.cancel_pending = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether a server transaction still has a branch without a final answer.
+    fn branches_pending(&self, sid: Id) -> bool {
+        self.servers.get(sid).is_some_and(|s| {
+            s.clients.iter().any(|&c| {
+                self.clients.get(c).is_some_and(|c| {
+                    matches!(
+                        c.state,
+                        ClientState::Calling | ClientState::Trying | ClientState::Proceeding
+                    )
+                })
+            })
+        })
     }
 
     fn on_new_request(
@@ -419,7 +492,15 @@ impl Proxy {
             _ => {}
         }
         let target = match self.resolve_target(listener, src, msg, to_us) {
+            Ok(_) if self.local_only => {
+                self.needs_owner = true;
+                return None;
+            }
             Ok(t) => t,
+            Err((NEEDS_OWNER, _)) => {
+                self.needs_owner = true;
+                return None;
+            }
             Err((REGISTERED, _)) => {
                 let r = self.reg_reply.take()?;
                 let block = r.headers.strip_suffix(b"\r\n").unwrap_or(&r.headers);
@@ -500,6 +581,7 @@ impl Proxy {
                     new_ruri,
                     record_route: false,
                     dispatch: Dispatch::default(),
+                    forks: Vec::new(),
                 });
             }
         }
@@ -519,6 +601,7 @@ impl Proxy {
                 new_ruri,
                 record_route: false,
                 dispatch: Dispatch::default(),
+                forks: Vec::new(),
             });
         }
         let in_dialog = msg.to().is_some_and(|t| t.tag.is_some());
@@ -534,6 +617,7 @@ impl Proxy {
                 new_ruri,
                 record_route: false,
                 dispatch: Dispatch::default(),
+                forks: Vec::new(),
             });
         }
         // The routing table decides initial requests, and in-dialog ones that reached us
@@ -567,6 +651,7 @@ impl Proxy {
         };
         let decision = self.cfg.router.decide(&facts);
         match decision {
+            Decision::Dispatch { .. } if self.local_only => Err((NEEDS_OWNER, Reason::new(""))),
             Decision::Dispatch {
                 set, record_route, ..
             } => {
@@ -602,6 +687,7 @@ impl Proxy {
                         set: Some(set_idx),
                         tried: vec![idx],
                     },
+                    forks: Vec::new(),
                 })
             }
             Decision::Reply { status, reason, .. } => Err((status, Reason::new(reason))),
@@ -633,19 +719,21 @@ impl Proxy {
                         return Err((500, Reason::new("Location Store Unavailable")));
                     }
                 };
-                let best = bindings
-                    .iter()
-                    .find_map(|b| registrar::binding_target(b).map(|d| (b, d)));
-                let Some((b, dest)) = best else {
+                // Every live contact rings at once (parallel forking), best q first.
+                let mut targets = bindings.iter().filter_map(|b| {
+                    registrar::binding_target(b).map(|d| (d, b.contact.clone().into_bytes()))
+                });
+                let Some((dest, ruri)) = targets.next() else {
                     return Err((480, Reason::new("Temporarily Unavailable")));
                 };
                 Ok(Target {
                     dest,
                     pop_route,
                     strict_fix: false,
-                    new_ruri: Some(b.contact.clone().into_bytes()),
+                    new_ruri: Some(ruri),
                     record_route: !in_dialog,
                     dispatch: Dispatch::default(),
+                    forks: targets.collect(),
                 })
             }
             Decision::NoMatch => Err((404, Reason::new("Not Found"))),
@@ -679,7 +767,8 @@ impl Proxy {
             last_response: Vec::new(),
             retransmit: self.cfg.t1,
             timers: Deadlines::default(),
-            client: None,
+            clients: Vec::with_capacity(1 + target.forks.len()),
+            forked: !target.forks.is_empty(),
             dispatch: target.dispatch.clone(),
             cancelled: false,
             best: None,
@@ -725,6 +814,34 @@ impl Proxy {
             now,
             out,
         );
+        // Parallel forking (§16.6 for each target): the same request, its own branch and
+        // Request-URI per contact.
+        for (dest, ruri) in &target.forks {
+            let branch = Target {
+                dest: *dest,
+                pop_route: target.pop_route,
+                strict_fix: false,
+                new_ruri: Some(ruri.clone()),
+                record_route: target.record_route,
+                dispatch: Dispatch::default(),
+                forks: Vec::new(),
+            };
+            let out_listener = self.listener_for(listener, *dest);
+            let mut bytes = Vec::with_capacity(msg.as_bytes().len() + 256);
+            if let Some(unique_at) = self.build_forward(msg, out_listener, &branch, &mut bytes) {
+                self.start_client(
+                    sid,
+                    out_listener,
+                    *dest,
+                    bytes,
+                    unique_at,
+                    None,
+                    invite,
+                    now,
+                    out,
+                );
+            }
+        }
     }
 
     /// The outgoing listener for a destination: the incoming one when the address family
@@ -851,7 +968,7 @@ impl Proxy {
         let cid = self.clients.insert(c);
         self.client_index.insert(key.into_boxed_slice(), cid);
         if let Some(s) = self.servers.get_mut(sid) {
-            s.client = Some(cid);
+            s.clients.push(cid);
         }
         let t1 = self.cfg.t1;
         let timeout = self.cfg.timeout;
@@ -1078,8 +1195,17 @@ impl Proxy {
                 // The request copy is no longer needed.
                 c.request = Box::default();
                 let tm = self.cfg.t4;
+                let sid = c.server;
                 self.client_timer(cid, TimerKind::M, tm, now);
                 self.relay_upstream(cid, msg, code, now, out);
+                // One branch answered: the others are cancelled (§16.7 step 10).
+                if let Some(others) = sid
+                    .and_then(|sid| self.servers.get(sid))
+                    .filter(|s| s.forked)
+                    .map(|s| s.clients.clone())
+                {
+                    self.cancel_branches(&others, now, out);
+                }
             }
             (true, ClientState::Accepted, 200..=299) => {
                 // A retransmitted 2xx: upstream again (the caller's ACK stops it).
@@ -1192,6 +1318,18 @@ impl Proxy {
             }
         }
         let six = resp.is_some_and(|(c, _)| c >= 600);
+        if s.forked {
+            // Parallel forking: the best answer goes up once every branch has ended
+            // (a 6xx ends the others at once, §16.7 step 5).
+            if six {
+                let others = s.clients.clone();
+                self.cancel_branches(&others, now, out);
+            } else if self.branches_pending(sid) {
+                return;
+            }
+            self.answer_upstream_final(sid, now, out);
+            return;
+        }
         if !s.cancelled && !six {
             if let Some(set) = s.dispatch.set {
                 if self.dispatcher.should_failover(set, outcome)
@@ -1307,7 +1445,7 @@ impl Proxy {
         let Ok(m) = Message::parse(&req, &mut h, &proto::Limits::DEFAULT) else {
             return;
         };
-        let tag = stateless::to_tag(&m);
+        let tag = stateless::txn_tag(&m);
         let mut bytes = Vec::with_capacity(512);
         let server_line = self.cfg.ctx.server_line.clone();
         reply::write_response(
@@ -1617,6 +1755,8 @@ struct Target {
     new_ruri: Option<Vec<u8>>,
     record_route: bool,
     dispatch: Dispatch,
+    /// More branches forked in parallel with the first: (destination, Request-URI).
+    forks: Vec<(SocketAddr, Vec<u8>)>,
 }
 
 fn unix_now() -> u64 {

@@ -151,16 +151,18 @@ pub fn register(
     let outcome = store.write(|w| {
         let existing = w.bindings(&aor)?;
         // Call-ID/CSeq ordering (step 7): a binding updated from the same Call-ID needs a
-        // higher CSeq; anything else is an old or replayed REGISTER.
+        // higher CSeq; a lower one is an old REGISTER arriving late. The same CSeq is a
+        // retransmission (our 200 was lost): applied again, it changes nothing but the
+        // remaining time, and the phone gets its 200.
         let stale = |contact: &str| {
             existing
                 .iter()
-                .any(|b| (star || b.contact == contact) && b.call_id == call_id && b.cseq >= cseq)
+                .any(|b| (star || b.contact == contact) && b.call_id == call_id && b.cseq > cseq)
         };
         if star {
             if existing
                 .iter()
-                .any(|b| b.call_id == call_id && b.cseq >= cseq)
+                .any(|b| b.call_id == call_id && b.cseq > cseq)
             {
                 return Ok(Err(RegReply::reject(
                     400,
@@ -491,8 +493,11 @@ mod tests {
         );
         let r = reg(&s, "c1", 5, "Contact: <sip:alice@192.0.2.1>\r\n", "", 1000);
         assert_eq!(r.status, 200);
-        // Same Call-ID, CSeq not higher: out of order.
+        // Same Call-ID, same CSeq: a retransmission, answered again.
         let r = reg(&s, "c1", 5, "Contact: <sip:alice@192.0.2.1>\r\n", "", 1001);
+        assert_eq!(r.status, 200);
+        // Same Call-ID, lower CSeq: out of order.
+        let r = reg(&s, "c1", 4, "Contact: <sip:alice@192.0.2.1>\r\n", "", 1001);
         assert_eq!((r.status, r.result), (400, "out_of_order"));
         // Another Call-ID may update.
         let r = reg(&s, "c2", 1, "Contact: <sip:alice@192.0.2.1>\r\n", "", 1002);

@@ -182,6 +182,18 @@ fn respond(
 /// must answer retransmissions identically, RFC 3261 §16.11): a hash of Call-ID, From tag and
 /// top branch.
 pub fn to_tag(msg: &Message<'_, '_>) -> TagText {
+    TagText::hex(tag_hash(msg))
+}
+
+/// The To tag of the finals a server transaction generates itself (408, 487, 503, ...):
+/// unlike [`to_tag`] of stateless replies, so that whichever worker an ACK lands on can tell
+/// an ACK for a stateless reply (absorbed right there) from one the transaction's owner
+/// must see.
+pub fn txn_tag(msg: &Message<'_, '_>) -> TagText {
+    TagText::hex(tag_hash(msg) ^ 0x7478_6e5f_7374_6174)
+}
+
+fn tag_hash(msg: &Message<'_, '_>) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |bytes: &[u8]| {
         for &b in bytes {
@@ -193,7 +205,7 @@ pub fn to_tag(msg: &Message<'_, '_>) -> TagText {
     feed(msg.call_id().unwrap_or_default());
     feed(msg.from().and_then(|f| f.tag).unwrap_or_default());
     feed(msg.top_via().and_then(|v| v.branch).unwrap_or_default());
-    TagText::hex(h)
+    h
 }
 
 pub struct TagText([u8; 16]);

@@ -28,6 +28,8 @@ pub struct Counters {
     pub recv_errors: u64,
     pub send_errors: u64,
     pub ipc_forwarded: u64,
+    /// Requests another worker owns, handled here because they need no transaction.
+    pub handled_locally: u64,
     pub ipc_received: u64,
     pub ipc_dropped: u64,
     pub ipc_bad_frames: u64,
@@ -76,6 +78,7 @@ impl Counters {
             recv_errors: self.recv_errors,
             send_errors: self.send_errors,
             ipc_forwarded: self.ipc_forwarded,
+            handled_locally: self.handled_locally,
             ipc_received: self.ipc_received,
             ipc_dropped: self.ipc_dropped,
             ipc_bad_frames: self.ipc_bad_frames,

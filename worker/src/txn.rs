@@ -132,8 +132,12 @@ pub struct Server {
     /// Timer G's current interval.
     pub retransmit: Duration,
     pub timers: Deadlines,
-    /// The client transaction currently forwarding this request.
-    pub client: Option<Id>,
+    /// The client transactions forwarding this request: one at a time when a dispatcher
+    /// set fails over (serial), several at once when a lookup forks to every contact.
+    pub clients: Vec<Id>,
+    /// Branches run in parallel (a lookup forked to several contacts), not one after the
+    /// other: a final failure waits for the other branches instead of failing over.
+    pub forked: bool,
     pub dispatch: Dispatch,
     /// A CANCEL arrived: no more failover; the 487 (or our own) goes upstream.
     pub cancelled: bool,
