@@ -528,3 +528,118 @@ fn two_phones_on_one_aor_both_ring_and_the_loser_is_cancelled() {
         .starts_with("SIP/2.0 487"))
     .is_none());
 }
+
+#[test]
+fn natted_bindings_are_kept_alive_and_dropped_when_silent() {
+    let dir = scratch_dir("reg-keepalive");
+    let config = format!(
+        "{}\n[registrar]\ndomains = [\"127.0.0.1\"]\nmin_expires = 1\nnat_keepalive_interval = 1\nnat_keepalive_tries = 2\n[[route]]\nname = \"r\"\nregister = true\n",
+        test_config(&dir, 25208, 2)
+    );
+    let s = Sipedge::start(&dir, &config, 25208);
+    let p = phone("127.0.0.7");
+    let r = register(
+        &p,
+        s.addr,
+        "ivy",
+        "Contact: <sip:ivy@192.168.1.20:5060>\r\n",
+        "k1",
+        1,
+        "",
+    );
+    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+    // Pings come to the NAT-side address; answered ones keep the binding.
+    for _ in 0..3 {
+        let ping = recv_until(&p, Duration::from_secs(3), |m| m.starts_with("OPTIONS "))
+            .expect("no keep-alive OPTIONS");
+        assert!(
+            ping.starts_with("OPTIONS sip:ivy@192.168.1.20:5060 SIP/2.0\r\n"),
+            "{ping}"
+        );
+        p.send_to(
+            respond(&ping, "200 OK", "ka", p.local_addr().unwrap()).as_bytes(),
+            s.addr,
+        )
+        .unwrap();
+    }
+    assert_eq!(ctl(&s.config, &["reg", "count"]).1.trim(), "1 bindings");
+    // Silent from now on: dropped after two unanswered pings.
+    let t = Instant::now();
+    while ctl(&s.config, &["reg", "count"]).1.trim() != "0 bindings"
+        && t.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(ctl(&s.config, &["reg", "count"]).1.trim(), "0 bindings");
+    assert!(
+        s.log_text().contains("NATed binding dropped"),
+        "{}",
+        s.log_text()
+    );
+}
+
+#[test]
+fn register_relayed_to_a_core_registrar_carries_path() {
+    let dir = scratch_dir("reg-path");
+    let config = format!(
+        "{}\n[[dispatcher]]\nname = \"registrars\"\ndestinations = [{{ uri = \"sip:127.0.0.1:25289\" }}]\n[dispatcher.probe]\ninterval = 0\n[[route]]\nname = \"relay-register\"\nmethod = [\"REGISTER\"]\ndispatch = \"registrars\"\npath = true\n",
+        test_config(&dir, 25209, 2)
+    );
+    let s = Sipedge::start(&dir, &config, 25209);
+    let mut core = Command::new("sipp")
+        .current_dir(&dir)
+        .args(["-sf", scenario("uas_registrar.xml").to_str().unwrap()])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "25289",
+            "-m",
+            "20",
+            "-nostdin",
+            "-timeout",
+            "30s",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let csv: String = std::iter::once("SEQUENTIAL\n".to_string())
+        .chain((0..20).map(|i| format!("relay{i:02}\n")))
+        .collect();
+    std::fs::write(dir.join("users.csv"), csv).unwrap();
+    let r = sipp(
+        &dir,
+        "register",
+        &[
+            "-sf",
+            scenario("uac_register.xml").to_str().unwrap(),
+            "-inf",
+            dir.join("users.csv").to_str().unwrap(),
+            "127.0.0.1:25209",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "26209",
+            "-m",
+            "20",
+            "-r",
+            "20",
+        ],
+        Duration::from_secs(30),
+    );
+    // The core checked the Path of every REGISTER (a missing one fails its call).
+    let core_status = core.wait().unwrap();
+    assert_eq!(
+        (r.status, r.successful, r.failed),
+        (Some(0), 20, 0),
+        "{r:?}"
+    );
+    assert!(
+        core_status.success(),
+        "the core registrar saw a REGISTER without our Path"
+    );
+    // Nothing was stored locally: the core is the registrar.
+    assert_eq!(ctl(&s.config, &["reg", "count"]).1.trim(), "0 bindings");
+}

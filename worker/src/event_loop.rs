@@ -335,6 +335,8 @@ impl Worker {
     fn housekeeping(&mut self, now: Instant, socks: &[UdpSocket]) {
         self.next_tick = now + TICK;
         self.proxy.on_probe_tick(now, self.workers, &mut self.sends);
+        self.proxy
+            .on_keepalive_tick(now, self.workers, &mut self.sends);
         self.flush(socks);
         let changes = self.proxy.take_changes();
         if !changes.is_empty() {

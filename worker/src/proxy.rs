@@ -162,6 +162,11 @@ pub struct Proxy {
     store: Option<shared::store::Store>,
     /// The registrar's answer to the REGISTER being handled.
     reg_reply: Option<RegReply>,
+    /// NAT keep-alive OPTIONS in flight: our branch → (aor, contact, give-up time).
+    keepalives: HashMap<Box<[u8]>, (String, String, Instant)>,
+    /// Unanswered keep-alives in a row, per (aor, contact).
+    keepalive_misses: HashMap<(String, String), u32>,
+    next_keepalive: Option<Instant>,
     /// Set while [`Proxy::try_stateless`] runs: stop before anything that needs state.
     local_only: bool,
     /// What `local_only` stopped at: the request needs its owner.
@@ -207,6 +212,9 @@ impl Proxy {
             reg_reply: None,
             local_only: false,
             needs_owner: false,
+            keepalives: HashMap::new(),
+            keepalive_misses: HashMap::new(),
+            next_keepalive: None,
         }
     }
 
@@ -582,6 +590,7 @@ impl Proxy {
                     record_route: false,
                     dispatch: Dispatch::default(),
                     forks: Vec::new(),
+                    add_path: false,
                 });
             }
         }
@@ -602,6 +611,7 @@ impl Proxy {
                 record_route: false,
                 dispatch: Dispatch::default(),
                 forks: Vec::new(),
+                add_path: false,
             });
         }
         let in_dialog = msg.to().is_some_and(|t| t.tag.is_some());
@@ -618,6 +628,7 @@ impl Proxy {
                 record_route: false,
                 dispatch: Dispatch::default(),
                 forks: Vec::new(),
+                add_path: false,
             });
         }
         // The routing table decides initial requests, and in-dialog ones that reached us
@@ -653,7 +664,10 @@ impl Proxy {
         match decision {
             Decision::Dispatch { .. } if self.local_only => Err((NEEDS_OWNER, Reason::new(""))),
             Decision::Dispatch {
-                set, record_route, ..
+                set,
+                record_route,
+                path,
+                ..
             } => {
                 let set = set.to_string();
                 let set_idx = self
@@ -682,12 +696,16 @@ impl Proxy {
                     pop_route,
                     strict_fix: false,
                     new_ruri,
-                    record_route: record_route && !in_dialog,
+                    // No Record-Route on REGISTER: it makes no dialog (RFC 3261 §10.2).
+                    record_route: record_route
+                        && !in_dialog
+                        && msg.method() != Some(Method::Register),
                     dispatch: Dispatch {
                         set: Some(set_idx),
                         tried: vec![idx],
                     },
                     forks: Vec::new(),
+                    add_path: path && msg.method() == Some(Method::Register),
                 })
             }
             Decision::Reply { status, reason, .. } => Err((status, Reason::new(reason))),
@@ -734,6 +752,7 @@ impl Proxy {
                     record_route: !in_dialog,
                     dispatch: Dispatch::default(),
                     forks: targets.collect(),
+                    add_path: false,
                 })
             }
             Decision::NoMatch => Err((404, Reason::new("Not Found"))),
@@ -825,6 +844,7 @@ impl Proxy {
                 record_route: target.record_route,
                 dispatch: Dispatch::default(),
                 forks: Vec::new(),
+                add_path: false,
             };
             let out_listener = self.listener_for(listener, *dest);
             let mut bytes = Vec::with_capacity(msg.as_bytes().len() + 256);
@@ -908,6 +928,13 @@ impl Proxy {
         }
         if let Some(u) = &target.new_ruri {
             ed.set_request_uri(u);
+        }
+        if target.add_path {
+            let mut path = Vec::with_capacity(hostport.len() + 12);
+            path.extend_from_slice(b"<sip:");
+            path.extend_from_slice(hostport.as_bytes());
+            path.extend_from_slice(b";lr>");
+            ed.add_header_top(b"Path", &path);
         }
         let mut rr = Vec::new();
         if target.record_route {
@@ -1116,6 +1143,11 @@ impl Proxy {
         let Some(via) = msg.top_via() else { return };
         let branch = via.branch.unwrap_or_default();
         if code >= 200 {
+            if let Some((aor, contact, _)) = self.keepalives.remove(branch) {
+                // Any final answer shows the phone and its NAT pinhole are alive.
+                self.keepalive_misses.remove(&(aor, contact));
+                return;
+            }
             if let Some((set, dest, _)) = self.probes.remove(branch) {
                 if let Some(c) =
                     self.dispatcher
@@ -1627,6 +1659,103 @@ impl Proxy {
         }
     }
 
+    /// NAT keep-alives: every `nat_keepalive_interval` seconds, an OPTIONS to each NATed
+    /// binding this worker slot is in charge of (a hash of AOR and Contact picks the slot),
+    /// at its NAT-side address; a binding that leaves `nat_keepalive_tries` pings in a row
+    /// unanswered is removed from the store.
+    pub fn on_keepalive_tick(&mut self, now: Instant, workers: usize, out: &mut Sends) {
+        let interval = self.cfg.registrar.keepalive_interval;
+        let Some(store) = self.store.as_ref() else {
+            return;
+        };
+        // Give up on unanswered pings.
+        let expired: Vec<Box<[u8]>> = self
+            .keepalives
+            .iter()
+            .filter(|(_, (_, _, t))| *t <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let tries = self.cfg.registrar.keepalive_tries;
+        for k in expired {
+            if let Some((aor, contact, _)) = self.keepalives.remove(&k) {
+                let misses = self
+                    .keepalive_misses
+                    .entry((aor.clone(), contact.clone()))
+                    .or_insert(0);
+                *misses += 1;
+                if *misses >= tries {
+                    self.keepalive_misses
+                        .remove(&(aor.clone(), contact.clone()));
+                    match store.delete_binding(&aor, &contact) {
+                        Ok(true) => {
+                            tracing::info!(%aor, %contact, tries, "NATed binding dropped: keep-alives unanswered")
+                        }
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, "cannot drop binding"),
+                    }
+                    shared::metrics::add(&mut self.stats.registrations, "keepalive_dropped", 1);
+                }
+            }
+        }
+        if interval == 0 || self.next_keepalive.is_some_and(|t| t > now) {
+            return;
+        }
+        self.next_keepalive = Some(now + Duration::from_secs(interval));
+        let bindings = match store.all_bindings(usize::MAX) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read bindings for keep-alives");
+                return;
+            }
+        };
+        let unix = unix_now();
+        let workers = workers.max(1) as u64;
+        let server =
+            String::from_utf8_lossy(&self.cfg.ctx.server_line).replace("Server:", "User-Agent:");
+        for b in bindings {
+            if b.flags & registrar::FLAG_NAT == 0 || b.expires_at <= unix {
+                continue;
+            }
+            let key = format!("{}\0{}", b.aor, b.contact);
+            if fnv1a(key.as_bytes()) % workers != self.slot as u64 {
+                continue;
+            }
+            let Some(dest) = registrar::binding_target(&b) else {
+                continue;
+            };
+            let listener = self.listener_for(0, dest);
+            let hostport = self
+                .cfg
+                .listeners
+                .get(listener)
+                .map_or(String::new(), |l| l.hostport.clone());
+            self.counter = self.counter.wrapping_add(1);
+            let unique = self.salt ^ self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let mut branch = Vec::with_capacity(BRANCH_LEN);
+            steering::write_branch_prefix(self.slot, &mut branch);
+            write_hex(0, &mut branch);
+            branch.push(b'.');
+            write_hex(unique, &mut branch);
+            let mut req = Vec::with_capacity(400);
+            let _ = write!(
+                req,
+                "OPTIONS {} SIP/2.0\r\nVia: SIP/2.0/UDP {hostport};branch=",
+                b.contact
+            );
+            req.extend_from_slice(&branch);
+            let _ = write!(
+                req,
+                "\r\nMax-Forwards: 70\r\nFrom: <sip:keepalive@{hostport}>;tag={unique:x}\r\nTo: <{}>\r\nCall-ID: {unique:x}-ka@sipedge\r\nCSeq: 1 OPTIONS\r\n{server}\r\nContent-Length: 0\r\n\r\n",
+                b.contact
+            );
+            out.push(listener, dest, &req);
+            // Unanswered by the next round: a miss.
+            let deadline = now + Duration::from_secs(interval.min(10));
+            self.keepalives
+                .insert(branch.into_boxed_slice(), (b.aor, b.contact, deadline));
+        }
+    }
+
     /// Destination state changes since the last call.
     pub fn take_changes(&mut self) -> Vec<StateChange> {
         std::mem::take(&mut self.changes)
@@ -1757,6 +1886,8 @@ struct Target {
     dispatch: Dispatch,
     /// More branches forked in parallel with the first: (destination, Request-URI).
     forks: Vec<(SocketAddr, Vec<u8>)>,
+    /// Add `Path: <sip:us;lr>` (a REGISTER relayed to a core registrar).
+    add_path: bool,
 }
 
 fn unix_now() -> u64 {

@@ -21,6 +21,9 @@ pub struct RegistrarConfig {
     pub max_expires: u32,
     pub default_expires: u32,
     pub max_contacts: usize,
+    /// Seconds between keep-alive OPTIONS to NATed bindings (0: none).
+    pub keepalive_interval: u64,
+    pub keepalive_tries: u32,
 }
 
 impl RegistrarConfig {
@@ -35,6 +38,8 @@ impl RegistrarConfig {
             max_expires: r.max_expires,
             default_expires: r.default_expires,
             max_contacts: r.max_contacts,
+            keepalive_interval: r.nat_keepalive_interval,
+            keepalive_tries: r.nat_keepalive_tries,
         }
     }
 
@@ -342,6 +347,8 @@ mod tests {
             max_expires: 3600,
             default_expires: 1800,
             max_contacts: 3,
+            keepalive_interval: 0,
+            keepalive_tries: 3,
         }
     }
 

@@ -29,6 +29,8 @@ pub enum Decision<'r> {
         rule: &'r str,
         set: &'r str,
         record_route: bool,
+        /// Add a Path header (a relayed REGISTER, RFC 3327).
+        path: bool,
     },
     Reply {
         rule: &'r str,
@@ -50,8 +52,15 @@ pub enum Decision<'r> {
 }
 
 enum Action {
-    Dispatch { set: String, record_route: bool },
-    Reply { status: u16, reason: String },
+    Dispatch {
+        set: String,
+        record_route: bool,
+        path: bool,
+    },
+    Reply {
+        status: u16,
+        reason: String,
+    },
     Drop,
     Continue,
     Register,
@@ -162,6 +171,7 @@ impl Router {
                 Action::Dispatch {
                     set: set.clone(),
                     record_route: r.record_route,
+                    path: r.path,
                 }
             } else if let Some(status) = r.reply {
                 Action::Reply {
@@ -217,11 +227,16 @@ impl Router {
             }
             match &r.action {
                 Action::Continue => continue,
-                Action::Dispatch { set, record_route } => {
+                Action::Dispatch {
+                    set,
+                    record_route,
+                    path,
+                } => {
                     return Decision::Dispatch {
                         rule: &r.name,
                         set,
                         record_route: *record_route,
+                        path: *path,
                     }
                 }
                 Action::Reply { status, reason } => {
@@ -369,7 +384,8 @@ dispatch = "core"
             Decision::Dispatch {
                 rule: "premium",
                 set: "premium",
-                record_route: false
+                record_route: false,
+                path: false
             }
         );
         // same number, different method: premium does not match; 7 digits: not "digits"

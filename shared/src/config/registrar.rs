@@ -9,6 +9,8 @@
 //! max_expires = 3600        # longer ones are cut to this
 //! default_expires = 3600    # when neither the Contact nor Expires says
 //! max_contacts = 10         # bindings per address-of-record
+//! nat_keepalive_interval = 30   # seconds between OPTIONS pings to NATed phones; 0 = off
+//! nat_keepalive_tries = 3       # unanswered pings in a row before the binding is dropped
 //! ```
 
 use serde::Deserialize;
@@ -23,6 +25,8 @@ pub struct Registrar {
     pub max_expires: u32,
     pub default_expires: u32,
     pub max_contacts: usize,
+    pub nat_keepalive_interval: u64,
+    pub nat_keepalive_tries: u32,
 }
 
 impl Default for Registrar {
@@ -33,6 +37,8 @@ impl Default for Registrar {
             max_expires: 3600,
             default_expires: 3600,
             max_contacts: 10,
+            nat_keepalive_interval: 30,
+            nat_keepalive_tries: 3,
         }
     }
 }
@@ -71,6 +77,18 @@ pub fn validate(r: &Registrar, err: &ErrFn<'_>) -> Result<(), ConfigError> {
                 "{} is outside min_expires..=max_expires ({}..={})",
                 r.default_expires, r.min_expires, r.max_expires
             ),
+        ));
+    }
+    if r.nat_keepalive_interval > 3600 {
+        return Err(err(
+            "registrar.nat_keepalive_interval".into(),
+            format!("{} is more than an hour", r.nat_keepalive_interval),
+        ));
+    }
+    if !(1..=100).contains(&r.nat_keepalive_tries) {
+        return Err(err(
+            "registrar.nat_keepalive_tries".into(),
+            format!("{} is outside 1..=100", r.nat_keepalive_tries),
         ));
     }
     if !(1..=1000).contains(&r.max_contacts) {

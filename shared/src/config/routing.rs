@@ -17,6 +17,7 @@
 //! # actions (exactly one):
 //! dispatch = "core"                   # relay to a dispatcher set ...
 //! record_route = true                 #   ... and stay in the dialog's path (default true)
+//! path = false                        #   ... add Path (RFC 3327) to a relayed REGISTER
 //! # reply = 403                       # answer with a status (and `reason`)
 //! # reason = "Forbidden"
 //! # drop = true                       # send nothing
@@ -63,6 +64,8 @@ pub struct RouteRule {
     pub dispatch: Option<String>,
     #[serde(default = "yes")]
     pub record_route: bool,
+    #[serde(default)]
+    pub path: bool,
     #[serde(default)]
     pub reply: Option<u16>,
     #[serde(default)]
@@ -233,6 +236,12 @@ pub fn validate(
                 key(k),
                 "needs [registrar] domains (the domains whose location service sipedge keeps)"
                     .into(),
+            ));
+        }
+        if r.path && r.dispatch.is_none() {
+            return Err(err(
+                key("path"),
+                "path needs dispatch (it applies to a relayed REGISTER)".into(),
             ));
         }
         if let Some(set) = &r.dispatch {
