@@ -192,7 +192,7 @@ impl Master {
             tracing::info!(%addr, "admin HTTP listening (/metrics, /health)");
             Some(l)
         };
-        let store = Store::open(Path::new(&config.store.path), config.store.map_size_mb)
+        let store = Store::open_with(Path::new(&config.store.path), &config.store.options())
             .map_err(|e| e.to_string())?;
         match store.stat() {
             Ok(st) => {
@@ -572,14 +572,16 @@ impl Master {
         if new.listen != self.config.listen
             || new.worker_count() != self.slots.len()
             || new.admin != self.config.admin
+            || new.store != self.config.store
         {
             tracing::warn!(
-                "listener, worker-count and admin changes need a restart; applying the rest"
+                "listener, worker-count, admin and store changes need a restart; applying the rest"
             );
         }
         let mut applied = new;
         applied.listen = self.config.listen.clone();
         applied.admin = self.config.admin.clone();
+        applied.store = self.config.store.clone();
         applied.general.workers = self.slots.len();
         self.config = applied;
         self.config_text = text;

@@ -90,9 +90,9 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
         socks.push(s);
     }
     // Opened here, after fork: an LMDB environment must never cross a fork.
-    let store = Store::open(
+    let store = Store::open_with(
         std::path::Path::new(&setup.config.store.path),
-        setup.config.store.map_size_mb,
+        &setup.config.store.options(),
     )
     .map_err(|e| io::Error::other(e.to_string()))?;
     let inbox = setup.inbox;
