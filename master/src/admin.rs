@@ -24,6 +24,8 @@ pub enum Request {
     Reload,
     /// ctl `dispatcher`.
     Dispatcher,
+    /// ctl `subscriber add|del|list|import` (the whole request, read by the master).
+    Subscriber(serde_json::Value),
     /// ctl `reg show [AOR]`, `reg del AOR`, `reg count`.
     Reg {
         op: String,
@@ -227,6 +229,7 @@ fn parse_ctl(buf: &[u8]) -> Option<Request> {
         Some("status") => Request::Status,
         Some("reload") => Request::Reload,
         Some("dispatcher") => Request::Dispatcher,
+        Some("subscriber") => Request::Subscriber(v.clone()),
         Some("reg") => match v.get("op").and_then(|o| o.as_str()) {
             Some(op @ ("show" | "del" | "count")) => Request::Reg {
                 op: op.to_string(),

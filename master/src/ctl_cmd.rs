@@ -29,11 +29,28 @@ enum Command {
     Reload,
     /// Dispatcher sets: every destination with its health as all workers see it.
     Dispatcher,
+    /// Digest credentials (stored as HA1 values for `[auth] realm`).
+    Subscriber {
+        #[command(subcommand)]
+        op: SubOp,
+    },
     /// The registrar's location service.
     Reg {
         #[command(subcommand)]
         op: RegOp,
     },
+}
+
+#[derive(clap::Subcommand)]
+enum SubOp {
+    /// Add or replace a subscriber.
+    Add { user: String, password: String },
+    /// Remove a subscriber.
+    Del { user: String },
+    /// List subscribers (first 10000).
+    List,
+    /// Add every `user,password` line of a CSV file (a header line `user,password` is skipped).
+    Import { file: PathBuf },
 }
 
 #[derive(clap::Subcommand)]
@@ -60,6 +77,41 @@ pub fn run(args: &Args) -> ExitCode {
         Command::Status => ("status", serde_json::json!({"cmd": "status"})),
         Command::Reload => ("reload", serde_json::json!({"cmd": "reload"})),
         Command::Dispatcher => ("dispatcher", serde_json::json!({"cmd": "dispatcher"})),
+        Command::Subscriber { op } => (
+            "subscriber",
+            match op {
+                SubOp::Add { user, password } => {
+                    serde_json::json!({"cmd": "subscriber", "op": "add", "user": user, "password": password})
+                }
+                SubOp::Del { user } => {
+                    serde_json::json!({"cmd": "subscriber", "op": "del", "user": user})
+                }
+                SubOp::List => serde_json::json!({"cmd": "subscriber", "op": "list"}),
+                SubOp::Import { file } => {
+                    let text = match std::fs::read_to_string(file) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            eprintln!("{}: cannot read: {e}", file.display());
+                            return ExitCode::FAILURE;
+                        }
+                    };
+                    let mut rows = Vec::new();
+                    for (i, line) in text.lines().enumerate() {
+                        let line = line.trim();
+                        if line.is_empty() || (i == 0 && line.eq_ignore_ascii_case("user,password"))
+                        {
+                            continue;
+                        }
+                        let Some((u, p)) = line.split_once(',') else {
+                            eprintln!("{}:{}: expected user,password", file.display(), i + 1);
+                            return ExitCode::FAILURE;
+                        };
+                        rows.push(serde_json::json!([u.trim(), p.trim()]));
+                    }
+                    serde_json::json!({"cmd": "subscriber", "op": "import", "rows": rows})
+                }
+            },
+        ),
         Command::Reg { op } => (
             "reg",
             match op {
@@ -95,6 +147,7 @@ pub fn run(args: &Args) -> ExitCode {
             Command::Status => print_status(&answer),
             Command::Dispatcher => print_dispatcher(&answer),
             Command::Reg { .. } => print_reg(&answer),
+            Command::Subscriber { .. } => print_subscribers(&answer),
             Command::Reload => println!(
                 "reloaded: generation {}",
                 answer.get("generation").unwrap_or(&serde_json::Value::Null)
@@ -131,6 +184,32 @@ fn request(path: &str, req: &serde_json::Value) -> std::io::Result<serde_json::V
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line)?;
     serde_json::from_str(&line).map_err(|e| std::io::Error::other(format!("bad answer: {e}")))
+}
+
+fn print_subscribers(v: &serde_json::Value) {
+    if let Some(n) = v.get("added") {
+        println!(
+            "{n} subscriber(s) added for realm {}",
+            v.get("realm").unwrap_or(&serde_json::Value::Null)
+        );
+    } else if let Some(n) = v.get("deleted") {
+        println!("{n} subscriber(s) deleted");
+    } else {
+        for s in v
+            .get("subscribers")
+            .and_then(|s| s.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let f = |k: &str| s.get(k).and_then(|x| x.as_str()).unwrap_or("-").to_string();
+            let off = if s.get("disabled").and_then(|d| d.as_bool()) == Some(true) {
+                " (disabled)"
+            } else {
+                ""
+            };
+            println!("{}@{}{off}", f("user"), f("realm"));
+        }
+    }
 }
 
 fn print_reg(v: &serde_json::Value) {

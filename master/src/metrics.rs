@@ -168,6 +168,7 @@ pub fn render(f: &MasterFacts) -> String {
     let stray = b.counter(names::STRAY_RESPONSES, w);
     let registrations = b.counter(names::REGISTRATIONS, &["worker", "result"]);
     let local = b.counter(names::HANDLED_LOCALLY, w);
+    let auth = b.counter(names::AUTH, &["worker", "result"]);
     let store_entries = b.add(IntGaugeVec::new(
         Opts::new(names::STORE_ENTRIES.0, names::STORE_ENTRIES.1),
         &["table"],
@@ -244,6 +245,9 @@ pub fn render(f: &MasterFacts) -> String {
         inc(&local, &[sl], st.handled_locally);
         for (result, n) in &st.registrations {
             inc(&registrations, &[sl, result], *n);
+        }
+        for (result, n) in &st.auth {
+            inc(&auth, &[sl, result], *n);
         }
     }
     inc(&reloads, &["ok"], f.reloads_ok);

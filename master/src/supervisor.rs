@@ -222,6 +222,26 @@ impl Master {
                 "dispatcher health from the last run cleared: every destination starts active"
             );
         }
+        // The nonce secret every worker verifies digest nonces with, when the configuration
+        // gives none: random, made once and kept in the store (nonces survive restarts).
+        if config.auth.secret.is_empty() && worker::auth::stored_secret(&store).is_none() {
+            let mut bytes = [0u8; 32];
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+                .map_err(|e| format!("cannot read /dev/urandom for the nonce secret: {e}"))?;
+            store
+                .write(|w| {
+                    for (i, k) in worker::auth::SECRET_KEYS.iter().enumerate() {
+                        let mut v = [0u8; 8];
+                        v.copy_from_slice(bytes.get(i * 8..i * 8 + 8).unwrap_or(&[1; 8]));
+                        let v = u64::from_be_bytes(v).max(1);
+                        w.reset_counter(k)?;
+                        w.incr(k, v)?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| e.to_string())?;
+        }
         let ctl_path = PathBuf::from(&config.admin.ctl_socket);
         let ctl = bind_ctl(&ctl_path)?;
         tracing::info!(path = %ctl_path.display(), "ctl socket listening");
@@ -758,6 +778,9 @@ impl Master {
                 };
                 conn.respond_ctl(&body);
             }
+            Request::Subscriber(v) => {
+                conn.respond_ctl(&self.subscriber_command(&v));
+            }
             Request::Reg { op, aor } => {
                 conn.respond_ctl(&self.reg_command(&op, aor.as_deref()));
             }
@@ -809,6 +832,62 @@ impl Master {
                 }
             }
         }
+    }
+
+    /// `sipedge ctl subscriber ...`: credentials in the store (HA1 values for the configured
+    /// realm; passwords are not kept).
+    fn subscriber_command(&self, v: &serde_json::Value) -> serde_json::Value {
+        let realm = self.config.auth.realm.clone();
+        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        let valid = |u: &str| !u.is_empty() && !u.contains(['\0', ':', '@']);
+        let res = match s("op").as_deref() {
+            Some("add") => match (s("user"), s("password")) {
+                (Some(u), Some(p)) if valid(&u) && !p.is_empty() => self
+                    .store
+                    .put_subscriber(&worker::auth::subscriber(&u, &realm, &p))
+                    .map(|()| serde_json::json!({"ok": true, "added": 1, "realm": realm})),
+                _ => return serde_json::json!({"ok": false, "error": "subscriber add needs USER (no ':' or '@') and PASSWORD"}),
+            },
+            Some("import") => {
+                let rows: Vec<(String, String)> = v
+                    .get("rows")
+                    .and_then(|r| r.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| {
+                        let a = r.as_array()?;
+                        Some((a.first()?.as_str()?.to_string(), a.get(1)?.as_str()?.to_string()))
+                    })
+                    .collect();
+                if let Some((u, _)) = rows.iter().find(|(u, p)| !valid(u) || p.is_empty()) {
+                    return serde_json::json!({"ok": false, "error": format!("bad row for user {u:?}")});
+                }
+                self.store
+                    .write(|w| {
+                        for (u, p) in &rows {
+                            w.put_subscriber(&worker::auth::subscriber(u, &realm, p))?;
+                        }
+                        Ok(())
+                    })
+                    .map(|()| serde_json::json!({"ok": true, "added": rows.len(), "realm": realm}))
+            }
+            Some("del") => match s("user") {
+                Some(u) => self
+                    .store
+                    .delete_subscriber(&u, &realm)
+                    .map(|d| serde_json::json!({"ok": true, "deleted": u64::from(d)})),
+                None => return serde_json::json!({"ok": false, "error": "subscriber del needs USER"}),
+            },
+            Some("list") => self.store.list_subscribers(10_000).map(|l| {
+                let users: Vec<serde_json::Value> = l
+                    .iter()
+                    .map(|x| serde_json::json!({"user": x.user, "realm": x.domain, "disabled": x.disabled}))
+                    .collect();
+                serde_json::json!({"ok": true, "subscribers": users})
+            }),
+            _ => return serde_json::json!({"ok": false, "error": "subscriber op: add, del, list or import"}),
+        };
+        res.unwrap_or_else(|e| serde_json::json!({"ok": false, "error": e.to_string()}))
     }
 
     /// `sipedge ctl reg ...`: the location service as the store holds it.

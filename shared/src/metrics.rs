@@ -69,6 +69,10 @@ pub struct WorkerStats {
     /// `out_of_order`, ...).
     #[serde(default)]
     pub registrations: Vec<(String, u64)>,
+    /// Digest authentication steps by result (`ok`, `forbidden`, or why a challenge went
+    /// out: `no_credentials`, `wrong_credentials`, `stale_nonce`, `replayed_nc`, ...).
+    #[serde(default)]
+    pub auth: Vec<(String, u64)>,
 }
 
 /// Add `n` to the count of `label` in a labelled list.
@@ -203,6 +207,10 @@ pub mod names {
     pub const HANDLED_LOCALLY: (&str, &str) = (
         "sipedge_steering_local_total",
         "Requests another worker owns that needed no transaction and were handled where they landed (no IPC hop)",
+    );
+    pub const AUTH: (&str, &str) = (
+        "sipedge_auth_total",
+        "Digest authentication steps by result (ok, forbidden, or the reason a challenge was sent)",
     );
     pub const SCRAPE_MISSING: (&str, &str) = (
         "sipedge_scrape_missing_workers",

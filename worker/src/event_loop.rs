@@ -470,6 +470,7 @@ impl Worker {
                     .iter()
                     .map(|(r, n)| ((*r).to_string(), *n))
                     .collect();
+                snap.auth = p.auth.iter().map(|(r, n)| ((*r).to_string(), *n)).collect();
                 let stats = Box::new(snap);
                 if let Err(e) = self.master.send_control(&Control::Stats {
                     id,

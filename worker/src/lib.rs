@@ -4,6 +4,7 @@
 //! Protocol logic is sans-IO (fed `(message, source)`, returns what to send); only the loop
 //! touches sockets or reads the clock.
 
+pub mod auth;
 pub mod dispatcher;
 pub mod event_loop;
 pub mod proxy;

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use proto::headers::via::Via;
 use proto::{reply, Editor, Edits, HeaderKind, Message, Method, Uri, Verdict, EMPTY_HEADER};
 
+use crate::auth::{self, AuthConfig};
 use crate::dispatcher::{Dispatcher, Outcome as DsOutcome, ProbeResult, SelectInput, StateChange};
 use crate::registrar::{self, RegReply, RegistrarConfig};
 use crate::routing::{Decision, RequestFacts, Router};
@@ -71,6 +72,7 @@ pub struct ProxyConfig {
     pub timeout: Duration,
     pub timer_c: Duration,
     pub registrar: RegistrarConfig,
+    pub auth: AuthConfig,
 }
 
 /// Build the proxy's view of a configuration: routing table, dispatcher sets (hostnames
@@ -115,6 +117,7 @@ pub fn build(config: &shared::config::Config) -> Result<(ProxyConfig, Dispatcher
         },
         timer_c: Duration::from_secs(t.timer_c_s),
         registrar: RegistrarConfig::from_config(&config.registrar),
+        auth: AuthConfig::from_config(&config.auth),
     };
     Ok((cfg, dispatcher))
 }
@@ -136,6 +139,8 @@ pub struct ProxyStats {
     pub drops: Vec<(&'static str, u64)>,
     /// REGISTERs handled by the registrar, by result (`ok`, `removed`, `query`, `too_brief`...).
     pub registrations: Vec<(&'static str, u64)>,
+    /// Authentication steps by result (`ok`, `forbidden`, or why a challenge was sent).
+    pub auth: Vec<(&'static str, u64)>,
 }
 
 /// The proxy core of one worker.
@@ -162,6 +167,9 @@ pub struct Proxy {
     store: Option<shared::store::Store>,
     /// The registrar's answer to the REGISTER being handled.
     reg_reply: Option<RegReply>,
+    /// The nonce secret the master generated into the store (used when `[auth] secret` is
+    /// empty).
+    stored_secret: Option<Vec<u8>>,
     /// NAT keep-alive OPTIONS in flight: our branch → (aor, contact, give-up time).
     keepalives: HashMap<Box<[u8]>, (String, String, Instant)>,
     /// Unanswered keep-alives in a row, per (aor, contact).
@@ -210,6 +218,7 @@ impl Proxy {
             changes: Vec::new(),
             store: None,
             reg_reply: None,
+            stored_secret: None,
             local_only: false,
             needs_owner: false,
             keepalives: HashMap::new(),
@@ -227,6 +236,7 @@ impl Proxy {
 
     /// Give the proxy the worker's store (registrar and location lookups).
     pub fn attach_store(&mut self, store: shared::store::Store) {
+        self.stored_secret = auth::stored_secret(&store);
         self.store = Some(store);
     }
 
@@ -307,6 +317,51 @@ impl Proxy {
         let _ = self.on_request(listener, src, msg, now, out);
         self.local_only = false;
         !self.needs_owner
+    }
+
+    /// The `authenticate` step of a rule: Ok with valid credentials, else the challenge
+    /// (401 for REGISTER, 407 otherwise) or 403, stashed like a registrar answer.
+    fn authenticate(&mut self, msg: &Message<'_, '_>) -> Result<(), (u16, Reason)> {
+        let Some(store) = &self.store else {
+            return Err((500, Reason::new("Credential Store Unavailable")));
+        };
+        let secret = if self.cfg.auth.secret.is_empty() {
+            match &self.stored_secret {
+                Some(s) => s.as_slice(),
+                None => return Err((500, Reason::new("Authentication Not Ready"))),
+            }
+        } else {
+            self.cfg.auth.secret.as_slice()
+        };
+        let now = unix_now();
+        match auth::verify(&self.cfg.auth, secret, store, msg, now) {
+            auth::Verdict::Ok(_) => {
+                shared::metrics::add(&mut self.stats.auth, "ok", 1);
+                Ok(())
+            }
+            auth::Verdict::Forbidden(why) => {
+                shared::metrics::add(&mut self.stats.auth, "forbidden", 1);
+                Err((403, Reason::new(why)))
+            }
+            auth::Verdict::Challenge { stale, why } => {
+                shared::metrics::add(&mut self.stats.auth, why, 1);
+                let proxy = msg.method() != Some(Method::Register);
+                self.counter = self.counter.wrapping_add(1);
+                let unique = self.salt ^ self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let headers = auth::challenge(&self.cfg.auth, secret, proxy, stale, now, unique);
+                self.reg_reply = Some(RegReply {
+                    status: if proxy { 407 } else { 401 },
+                    reason: if proxy {
+                        "Proxy Authentication Required"
+                    } else {
+                        "Unauthorized"
+                    },
+                    headers,
+                    result: "",
+                });
+                Err((REGISTERED, Reason::new("")))
+            }
+        }
     }
 
     /// A request that parsed and passed the ingress verdict, owned by this worker.
@@ -514,7 +569,9 @@ impl Proxy {
                 let block = r.headers.strip_suffix(b"\r\n").unwrap_or(&r.headers);
                 let extra: &[&[u8]] = if block.is_empty() { &[] } else { &[block] };
                 self.reply(listener, src, msg, r.status, r.reason, extra, out);
-                shared::metrics::add(&mut self.stats.registrations, r.result, 1);
+                if !r.result.is_empty() {
+                    shared::metrics::add(&mut self.stats.registrations, r.result, 1);
+                }
                 return Some(r.status);
             }
             Err((status, reason)) => {
@@ -667,9 +724,13 @@ impl Proxy {
                 set,
                 record_route,
                 path,
+                authenticate,
                 ..
             } => {
                 let set = set.to_string();
+                if authenticate {
+                    self.authenticate(msg)?;
+                }
                 let set_idx = self
                     .dispatcher
                     .set_index(&set)
@@ -710,7 +771,10 @@ impl Proxy {
             }
             Decision::Reply { status, reason, .. } => Err((status, Reason::new(reason))),
             Decision::Drop { .. } => Err((0, Reason::new(""))),
-            Decision::Register { .. } => {
+            Decision::Register { authenticate, .. } => {
+                if authenticate {
+                    self.authenticate(msg)?;
+                }
                 let Some(store) = &self.store else {
                     return Err((500, Reason::new("Location Store Unavailable")));
                 };
@@ -722,7 +786,10 @@ impl Proxy {
                 self.reg_reply = Some(r);
                 Err((REGISTERED, Reason::new("")))
             }
-            Decision::Lookup { .. } => {
+            Decision::Lookup { authenticate, .. } => {
+                if authenticate {
+                    self.authenticate(msg)?;
+                }
                 let Some(store) = &self.store else {
                     return Err((500, Reason::new("Location Store Unavailable")));
                 };

@@ -31,6 +31,8 @@ pub enum Decision<'r> {
         record_route: bool,
         /// Add a Path header (a relayed REGISTER, RFC 3327).
         path: bool,
+        /// Digest credentials required first.
+        authenticate: bool,
     },
     Reply {
         rule: &'r str,
@@ -43,10 +45,12 @@ pub enum Decision<'r> {
     /// A REGISTER for the registrar.
     Register {
         rule: &'r str,
+        authenticate: bool,
     },
     /// Relay to the contacts registered for the Request-URI.
     Lookup {
         rule: &'r str,
+        authenticate: bool,
     },
     NoMatch,
 }
@@ -83,6 +87,7 @@ struct Rule {
     domains: Vec<Vec<u8>>,
     headers: Vec<Header>,
     registered: Option<bool>,
+    authenticate: bool,
     action: Action,
 }
 
@@ -205,6 +210,7 @@ impl Router {
                 domains,
                 headers,
                 registered: r.ruri_registered,
+                authenticate: r.authenticate,
                 action,
             });
         }
@@ -237,6 +243,7 @@ impl Router {
                         set,
                         record_route: *record_route,
                         path: *path,
+                        authenticate: r.authenticate,
                     }
                 }
                 Action::Reply { status, reason } => {
@@ -247,8 +254,18 @@ impl Router {
                     }
                 }
                 Action::Drop => return Decision::Drop { rule: &r.name },
-                Action::Register => return Decision::Register { rule: &r.name },
-                Action::Lookup => return Decision::Lookup { rule: &r.name },
+                Action::Register => {
+                    return Decision::Register {
+                        rule: &r.name,
+                        authenticate: r.authenticate,
+                    }
+                }
+                Action::Lookup => {
+                    return Decision::Lookup {
+                        rule: &r.name,
+                        authenticate: r.authenticate,
+                    }
+                }
             }
         }
         Decision::NoMatch
@@ -385,7 +402,8 @@ dispatch = "core"
                 rule: "premium",
                 set: "premium",
                 record_route: false,
-                path: false
+                path: false,
+                authenticate: false
             }
         );
         // same number, different method: premium does not match; 7 digits: not "digits"

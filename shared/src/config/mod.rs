@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub mod auth;
 pub mod dispatcher;
 pub mod registrar;
 pub mod routing;
 
+pub use auth::Auth;
 pub use dispatcher::{DispatcherSet, ALGORITHMS};
 pub use registrar::Registrar;
 pub use routing::RouteRule;
@@ -63,6 +65,8 @@ pub struct Config {
     pub dispatcher: Vec<DispatcherSet>,
     #[serde(default)]
     pub registrar: Registrar,
+    #[serde(default)]
+    pub auth: Auth,
     /// The routing table: ordered rules, first match wins (see [`routing`]).
     #[serde(default)]
     pub route: Vec<RouteRule>,
@@ -418,6 +422,7 @@ impl Config {
         }
         dispatcher::validate(&self.dispatcher, &err)?;
         registrar::validate(&self.registrar, &err)?;
+        auth::validate(&self.auth, &err)?;
         let listeners: Vec<String> = self.listen.iter().map(|l| l.name.clone()).collect();
         routing::validate(
             &self.route,

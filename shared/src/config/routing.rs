@@ -24,6 +24,8 @@
 //! # continue = true                   # do nothing, go on with the next rule
 //! # register = true                   # REGISTER: update the location service ([registrar])
 //! # lookup = true                     # relay to the contacts registered for the R-URI
+//! # steps before the action:
+//! # authenticate = true               # digest credentials required ([auth]): 401/407
 //! ```
 //!
 //! Later features (authentication, limits, registrar lookup, topology hiding, media, header
@@ -78,6 +80,9 @@ pub struct RouteRule {
     pub register: bool,
     #[serde(default)]
     pub lookup: bool,
+    /// Step before the action: the request must carry valid digest credentials.
+    #[serde(default)]
+    pub authenticate: bool,
 }
 
 fn yes() -> bool {
@@ -236,6 +241,12 @@ pub fn validate(
                 key(k),
                 "needs [registrar] domains (the domains whose location service sipedge keeps)"
                     .into(),
+            ));
+        }
+        if r.authenticate && (r.drop || r.continue_ || r.reply.is_some()) {
+            return Err(err(
+                key("authenticate"),
+                "authenticate goes with dispatch, register or lookup".into(),
             ));
         }
         if r.path && r.dispatch.is_none() {

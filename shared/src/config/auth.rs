@@ -1,0 +1,77 @@
+//! `[auth]`: digest authentication (RFC 3261 §22, RFC 7616, RFC 8760). Which requests must
+//! authenticate is the routing table's choice (`authenticate = true` on a rule).
+//!
+//! ```toml
+//! [auth]
+//! realm = "sipedge"                # the realm of challenges (HA1 values depend on it)
+//! algorithms = ["SHA-256", "MD5"]  # one challenge per algorithm, in this order
+//! nonce_ttl = 300                  # seconds a nonce is good for; older ones get stale=true
+//! secret = ""                      # nonce key shared by all workers; empty: random per start
+//! match_from = true                # the authenticated user must be the From user
+//! ```
+
+use serde::Deserialize;
+
+use super::{ConfigError, ErrFn};
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    pub realm: String,
+    pub algorithms: Vec<String>,
+    pub nonce_ttl: u64,
+    pub secret: String,
+    pub match_from: bool,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self {
+            realm: "sipedge".into(),
+            algorithms: vec!["SHA-256".into(), "MD5".into()],
+            nonce_ttl: 300,
+            secret: String::new(),
+            match_from: true,
+        }
+    }
+}
+
+pub fn validate(a: &Auth, err: &ErrFn<'_>) -> Result<(), ConfigError> {
+    if a.realm.is_empty()
+        || a.realm
+            .bytes()
+            .any(|b| b == b'"' || b == b'\\' || b.is_ascii_control())
+    {
+        return Err(err(
+            "auth.realm".into(),
+            format!("{:?} is not a usable realm", a.realm),
+        ));
+    }
+    if a.algorithms.is_empty() {
+        return Err(err(
+            "auth.algorithms".into(),
+            "at least one algorithm is needed".into(),
+        ));
+    }
+    for (i, alg) in a.algorithms.iter().enumerate() {
+        if alg != "MD5" && alg != "SHA-256" {
+            return Err(err(
+                format!("auth.algorithms[{i}]"),
+                format!("{alg:?} is not MD5 or SHA-256"),
+            ));
+        }
+    }
+    if !(10..=86_400).contains(&a.nonce_ttl) {
+        return Err(err(
+            "auth.nonce_ttl".into(),
+            format!("{} is outside 10..=86400", a.nonce_ttl),
+        ));
+    }
+    if !a.secret.is_empty() && a.secret.len() < 16 {
+        return Err(err(
+            "auth.secret".into(),
+            "use at least 16 characters (or leave it empty)".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! End to end: digest authentication. SIPp registers with MD5 credentials it computes
+//! itself; raw clients check SHA-256, wrong passwords, replayed nonce-counts, stale nonces,
+//! trusted sources and the 407 for non-REGISTER requests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use e2e::{ctl, exchange, scenario, scratch_dir, sipp, status_of, test_config, Sipedge};
+use worker::auth::{self, Alg};
+
+const SECRET: &str = "test-secret-0123456789";
+const REALM: &str = "edge.test";
+
+/// sipedge on `port`: REGISTER from 127.0.0.2 (trusted) without credentials, every other
+/// REGISTER and every INVITE only with them.
+fn start(name: &str, port: u16, algorithms: &str) -> (PathBuf, Sipedge) {
+    let dir = scratch_dir(name);
+    let config = format!(
+        r#"{}
+[registrar]
+domains = ["127.0.0.1"]
+
+[auth]
+realm = "{REALM}"
+algorithms = [{algorithms}]
+secret = "{SECRET}"
+
+[[route]]
+name = "trusted"
+source = ["127.0.0.2"]
+method = ["REGISTER"]
+register = true
+
+[[route]]
+name = "register"
+method = ["REGISTER"]
+register = true
+authenticate = true
+
+[[route]]
+name = "calls"
+authenticate = true
+lookup = true
+"#,
+        test_config(&dir, port, 2)
+    );
+    let s = Sipedge::start(&dir, &config, port);
+    (dir, s)
+}
+
+fn phone(ip: &str) -> UdpSocket {
+    UdpSocket::bind(format!("{ip}:0")).unwrap()
+}
+
+fn cfg() -> auth::AuthConfig {
+    auth::AuthConfig {
+        realm: REALM.into(),
+        algorithms: vec![Alg::Sha256, Alg::Md5],
+        nonce_ttl: 300,
+        secret: SECRET.as_bytes().to_vec(),
+        match_from: true,
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn header<'a>(resp: &'a str, name: &str) -> Vec<&'a str> {
+    resp.lines()
+        .filter(|l| l.len() > name.len() && l[..name.len()].eq_ignore_ascii_case(name))
+        .collect()
+}
+
+fn param(line: &str, name: &str) -> Option<String> {
+    let i = line.find(&format!("{name}="))? + name.len() + 1;
+    let rest = &line[i..];
+    let v = if let Some(q) = rest.strip_prefix('"') {
+        &q[..q.find('"')?]
+    } else {
+        rest.split([',', ' ']).next()?
+    };
+    Some(v.to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn register(
+    sock: &UdpSocket,
+    to: SocketAddr,
+    user: &str,
+    cseq: u32,
+    creds: Option<(&str, &str, Alg, &str)>, // password, nonce, alg, nc
+) -> String {
+    let me = sock.local_addr().unwrap();
+    let uri = format!("sip:127.0.0.1:{}", to.port());
+    let auth_line = match creds {
+        None => String::new(),
+        Some((password, nonce, alg, nc)) => {
+            let ha1 = auth::ha1(alg, user, REALM, password);
+            let resp = auth::response(alg, &ha1, nonce, nc, "c0ffee", "REGISTER", &uri);
+            let name = if alg == Alg::Md5 { "MD5" } else { "SHA-256" };
+            format!("Authorization: Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm={name}, qop=auth, nc={nc}, cnonce=\"c0ffee\"\r\n")
+        }
+    };
+    let m = format!(
+        "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{user}{cseq};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@127.0.0.1>;tag=a{cseq}\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: {user}-auth\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{me}>\r\n{auth_line}Content-Length: 0\r\n\r\n"
+    );
+    String::from_utf8(exchange(sock, to, m.as_bytes(), Duration::from_secs(2)).expect("no answer"))
+        .unwrap()
+}
+
+#[test]
+fn sha256_and_md5_wrong_password_replay_and_stale() {
+    let (_dir, s) = start("auth-raw", 25301, "\"SHA-256\", \"MD5\"");
+    let (ok, out) = ctl(&s.config, &["subscriber", "add", "alice", "wonderland"]);
+    assert!(
+        ok && out.contains("1 subscriber(s) added for realm \"edge.test\""),
+        "{out}"
+    );
+    let p = phone("127.0.0.1");
+
+    // No credentials: 401 with one challenge per algorithm, SHA-256 first.
+    let r = register(&p, s.addr, "alice", 1, None);
+    assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
+    let ch = header(&r, "WWW-Authenticate:");
+    assert_eq!(ch.len(), 2, "{r}");
+    assert!(
+        ch[0].contains("algorithm=SHA-256") && ch[1].contains("algorithm=MD5"),
+        "{r}"
+    );
+    let nonce = param(ch[0], "nonce").unwrap();
+
+    // SHA-256 then MD5 credentials on the same nonce with increasing nc.
+    let r = register(
+        &p,
+        s.addr,
+        "alice",
+        2,
+        Some(("wonderland", &nonce, Alg::Sha256, "00000001")),
+    );
+    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+    let r = register(
+        &p,
+        s.addr,
+        "alice",
+        3,
+        Some(("wonderland", &nonce, Alg::Md5, "00000002")),
+    );
+    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+    // Replayed nonce-count: challenged again.
+    let r = register(
+        &p,
+        s.addr,
+        "alice",
+        4,
+        Some(("wonderland", &nonce, Alg::Md5, "00000002")),
+    );
+    assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
+    // Wrong password and unknown user: the same answer (no user enumeration).
+    let wrong = register(
+        &p,
+        s.addr,
+        "alice",
+        5,
+        Some(("guess", &nonce, Alg::Md5, "00000003")),
+    );
+    let unknown = register(
+        &p,
+        s.addr,
+        "nobody",
+        5,
+        Some(("guess", &nonce, Alg::Md5, "00000003")),
+    );
+    assert_eq!(status_of(wrong.as_bytes()), Some(401));
+    assert_eq!(status_of(unknown.as_bytes()), Some(401));
+    let shape = |r: &str| {
+        header(r, "WWW-Authenticate:")
+            .iter()
+            .map(|l| l.replace(&param(l, "nonce").unwrap_or_default(), "N"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shape(&wrong), shape(&unknown));
+    // An old nonce (issued 400 s ago, ttl 300) with the right password: stale=true.
+    let old = auth::nonce(&cfg(), SECRET.as_bytes(), now() - 400, 99);
+    let r = register(
+        &p,
+        s.addr,
+        "alice",
+        6,
+        Some(("wonderland", &old, Alg::Sha256, "00000001")),
+    );
+    assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
+    assert!(
+        header(&r, "WWW-Authenticate:")
+            .iter()
+            .all(|l| l.contains("stale=true")),
+        "{r}"
+    );
+
+    // A trusted source registers without credentials.
+    let t = phone("127.0.0.2");
+    let r = register(&t, s.addr, "trunk", 1, None);
+    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+
+    // Other requests get 407 with Proxy-Authenticate.
+    let me = p.local_addr().unwrap();
+    let inv = format!("INVITE sip:trunk@127.0.0.1:25301 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKinv1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=i1\r\nTo: <sip:trunk@127.0.0.1>\r\nCall-ID: inv-auth\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{me}>\r\nContent-Length: 0\r\n\r\n");
+    let r = exchange(&p, s.addr, inv.as_bytes(), Duration::from_secs(2)).unwrap();
+    let r = String::from_utf8(r).unwrap();
+    assert_eq!(status_of(r.as_bytes()), Some(407), "{r}");
+    assert_eq!(header(&r, "Proxy-Authenticate:").len(), 2, "{r}");
+
+    let (_, list) = ctl(&s.config, &["subscriber", "list"]);
+    assert_eq!(list.trim(), "alice@edge.test");
+}
+
+#[test]
+fn sipp_registers_with_md5_digest_credentials() {
+    let (dir, s) = start("auth-sipp", 25302, "\"MD5\"");
+    let csv: String = std::iter::once("user,password\n".to_string())
+        .chain((0..50).map(|i| format!("sub{i:02},pw{i:02}x\n")))
+        .collect();
+    std::fs::write(dir.join("subs.csv"), &csv).unwrap();
+    let (ok, out) = ctl(
+        &s.config,
+        &[
+            "subscriber",
+            "import",
+            dir.join("subs.csv").to_str().unwrap(),
+        ],
+    );
+    assert!(ok && out.contains("50 subscriber(s) added"), "{out}");
+    let inf: String =
+        std::iter::once("SEQUENTIAL\n".to_string())
+            .chain((0..50).map(|i| {
+                format!("sub{i:02};[authentication username=sub{i:02} password=pw{i:02}x]\n")
+            }))
+            .collect();
+    std::fs::write(dir.join("subs.inf"), inf).unwrap();
+    let args = |file: &str| {
+        vec![
+            "-sf".to_string(),
+            scenario("uac_register_auth.xml").display().to_string(),
+            "-inf".into(),
+            dir.join(file).display().to_string(),
+            "127.0.0.1:25302".into(),
+            "-i".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            "26302".into(),
+            "-m".into(),
+            "50".into(),
+            "-r".into(),
+            "50".into(),
+        ]
+    };
+    let a = args("subs.inf");
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let r = sipp(&dir, "register_auth", &a, Duration::from_secs(60));
+    assert_eq!(
+        (r.status, r.successful, r.failed),
+        (Some(0), 50, 0),
+        "{r:?}\n{}",
+        s.log_text()
+    );
+    assert_eq!(ctl(&s.config, &["reg", "count"]).1.trim(), "50 bindings");
+
+    // The same with wrong passwords: every call fails (the second REGISTER gets 401).
+    let bad: String = std::iter::once("SEQUENTIAL\n".to_string())
+        .chain(
+            (0..5)
+                .map(|i| format!("sub{i:02};[authentication username=sub{i:02} password=wrong]\n")),
+        )
+        .collect();
+    std::fs::write(dir.join("bad.inf"), bad).unwrap();
+    let mut a = args("bad.inf");
+    a[10] = "5".into();
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let r = sipp(&dir, "register_bad", &a, Duration::from_secs(60));
+    assert_eq!((r.successful, r.failed), (0, 5), "{r:?}");
+}

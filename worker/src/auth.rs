@@ -1,0 +1,548 @@
+//! Digest authentication (RFC 3261 §22, RFC 7616, RFC 8760) with stateless nonces that every
+//! worker can verify, nonce-count replay protection in the shared store, and credentials from
+//! the store's subscriber table (HA1 per algorithm).
+//!
+//! Nonce: 16 hex digits of the Unix time it was issued, 16 of a value unique to the challenge
+//! (every challenge gets its own nonce, so nonce-counts of different clients never collide),
+//! then 16 hex digits of an HMAC-SHA256 of both and the realm under the shared secret. A nonce whose MAC is wrong is ignored
+//! (a new challenge); one older than `nonce_ttl` gets a challenge with `stale=true`.
+//! An unknown user, a disabled one and a wrong password all get the same fresh challenge, so
+//! nothing tells an attacker which user names exist.
+
+use std::io::Write as _;
+
+use hmac::{Hmac, Mac};
+use md5::Md5;
+use proto::{HeaderKind, Message};
+use sha2::{Digest, Sha256};
+use shared::store::{Store, Subscriber};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alg {
+    Md5,
+    Sha256,
+}
+
+impl Alg {
+    fn name(self) -> &'static str {
+        match self {
+            Alg::Md5 => "MD5",
+            Alg::Sha256 => "SHA-256",
+        }
+    }
+
+    fn parse(s: &[u8]) -> Option<Alg> {
+        if s.eq_ignore_ascii_case(b"MD5") {
+            Some(Alg::Md5)
+        } else if s.eq_ignore_ascii_case(b"SHA-256") {
+            Some(Alg::Sha256)
+        } else {
+            None
+        }
+    }
+
+    /// Lower-case hex digest of `parts` joined by `:`.
+    fn hex(self, parts: &[&[u8]]) -> String {
+        fn run<D: Digest>(parts: &[&[u8]]) -> String {
+            let mut d = D::new();
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    d.update(b":");
+                }
+                d.update(p);
+            }
+            d.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        }
+        match self {
+            Alg::Md5 => run::<Md5>(parts),
+            Alg::Sha256 => run::<Sha256>(parts),
+        }
+    }
+}
+
+/// The `response` a client computes for qop=auth (RFC 7616 §3.4.1), for tests and tools.
+#[allow(clippy::too_many_arguments)]
+pub fn response(
+    alg: Alg,
+    ha1: &str,
+    nonce: &str,
+    nc: &str,
+    cnonce: &str,
+    method: &str,
+    uri: &str,
+) -> String {
+    let ha2 = alg.hex(&[method.as_bytes(), uri.as_bytes()]);
+    alg.hex(&[
+        ha1.as_bytes(),
+        nonce.as_bytes(),
+        nc.as_bytes(),
+        cnonce.as_bytes(),
+        b"auth",
+        ha2.as_bytes(),
+    ])
+}
+
+/// The HA1 of a subscriber for a realm: `H(user:realm:password)`.
+pub fn ha1(alg: Alg, user: &str, realm: &str, password: &str) -> String {
+    alg.hex(&[user.as_bytes(), realm.as_bytes(), password.as_bytes()])
+}
+
+/// A subscriber record for `user` in `realm` with both HA1 values (the password itself is
+/// not kept).
+pub fn subscriber(user: &str, realm: &str, password: &str) -> Subscriber {
+    Subscriber {
+        user: user.to_string(),
+        domain: realm.to_string(),
+        ha1_md5: ha1(Alg::Md5, user, realm, password),
+        ha1_sha256: ha1(Alg::Sha256, user, realm, password),
+        password: None,
+        disabled: false,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub realm: String,
+    pub algorithms: Vec<Alg>,
+    pub nonce_ttl: u64,
+    pub secret: Vec<u8>,
+    pub match_from: bool,
+}
+
+impl AuthConfig {
+    pub fn from_config(a: &shared::config::Auth) -> AuthConfig {
+        AuthConfig {
+            realm: a.realm.clone(),
+            algorithms: a
+                .algorithms
+                .iter()
+                .filter_map(|s| Alg::parse(s.as_bytes()))
+                .collect(),
+            nonce_ttl: a.nonce_ttl,
+            secret: a.secret.as_bytes().to_vec(),
+            match_from: a.match_from,
+        }
+    }
+}
+
+/// Store key of the secret generated when `[auth] secret` is empty (four random u64
+/// counters written once by the master).
+pub const SECRET_KEYS: [&[u8]; 4] = [
+    b"auth/secret/0",
+    b"auth/secret/1",
+    b"auth/secret/2",
+    b"auth/secret/3",
+];
+
+/// The secret the master generated into the store.
+pub fn stored_secret(store: &Store) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(32);
+    for k in SECRET_KEYS {
+        let v = store.get_counter(k).ok()?;
+        if v == 0 {
+            return None;
+        }
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    Some(out)
+}
+
+fn mac(secret: &[u8], realm: &str, ts: u64, unique: u64) -> u64 {
+    let Ok(mut m) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return 0;
+    };
+    m.update(&ts.to_be_bytes());
+    m.update(&unique.to_be_bytes());
+    m.update(realm.as_bytes());
+    let out = m.finalize().into_bytes();
+    let mut b = [0u8; 8];
+    for (d, s) in b.iter_mut().zip(out.iter()) {
+        *d = *s;
+    }
+    u64::from_be_bytes(b)
+}
+
+pub fn nonce(cfg: &AuthConfig, secret: &[u8], now: u64, unique: u64) -> String {
+    format!(
+        "{now:016x}{unique:016x}{:016x}",
+        mac(secret, &cfg.realm, now, unique)
+    )
+}
+
+enum NonceCheck {
+    Fresh,
+    Stale,
+    Bad,
+}
+
+fn check_nonce(cfg: &AuthConfig, secret: &[u8], nonce: &[u8], now: u64) -> NonceCheck {
+    let parse = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| u64::from_str_radix(s, 16).ok())
+    };
+    let (Some(ts), Some(unique), Some(m)) = (
+        nonce.get(..16).and_then(parse),
+        nonce.get(16..32).and_then(parse),
+        nonce.get(32..).filter(|r| r.len() == 16).and_then(parse),
+    ) else {
+        return NonceCheck::Bad;
+    };
+    if mac(secret, &cfg.realm, ts, unique) != m || ts > now + 5 {
+        return NonceCheck::Bad;
+    }
+    if now.saturating_sub(ts) > cfg.nonce_ttl {
+        NonceCheck::Stale
+    } else {
+        NonceCheck::Fresh
+    }
+}
+
+/// What the authentication step decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid credentials of this user.
+    Ok(String),
+    /// Challenge (again); `stale` when the credentials were right but the nonce old.
+    Challenge { stale: bool, why: &'static str },
+    /// Authenticated, but not allowed (From is someone else).
+    Forbidden(&'static str),
+}
+
+/// The challenge header lines (CRLF-terminated), one per configured algorithm.
+pub fn challenge(
+    cfg: &AuthConfig,
+    secret: &[u8],
+    proxy: bool,
+    stale: bool,
+    now: u64,
+    unique: u64,
+) -> Vec<u8> {
+    let name = if proxy {
+        "Proxy-Authenticate"
+    } else {
+        "WWW-Authenticate"
+    };
+    let n = nonce(cfg, secret, now, unique);
+    let mut out = Vec::with_capacity(160 * cfg.algorithms.len());
+    for alg in &cfg.algorithms {
+        let _ = write!(
+            out,
+            "{name}: Digest realm=\"{}\", nonce=\"{n}\", algorithm={}, qop=\"auth\"{}\r\n",
+            cfg.realm,
+            alg.name(),
+            if stale { ", stale=true" } else { "" }
+        );
+    }
+    out
+}
+
+/// Check the credentials of `msg` (Authorization for a REGISTER, Proxy-Authorization for
+/// anything else).
+pub fn verify(
+    cfg: &AuthConfig,
+    secret: &[u8],
+    store: &Store,
+    msg: &Message<'_, '_>,
+    now: u64,
+) -> Verdict {
+    let proxy = msg.method() != Some(proto::Method::Register);
+    let kind = if proxy {
+        HeaderKind::ProxyAuthorization
+    } else {
+        HeaderKind::Authorization
+    };
+    let creds = msg
+        .credentials(kind)
+        .filter_map(Result::ok)
+        .find(|c| c.is_digest() && c.realm() == Some(cfg.realm.as_bytes()));
+    let Some(c) = creds else {
+        return Verdict::Challenge {
+            stale: false,
+            why: "no_credentials",
+        };
+    };
+    let field = |v: Option<&[u8]>| {
+        v.and_then(|b| std::str::from_utf8(b).ok())
+            .map(str::to_string)
+    };
+    let (Some(user), Some(nonce), Some(uri), Some(response)) = (
+        field(c.username()),
+        c.nonce(),
+        field(c.uri()),
+        field(c.response()),
+    ) else {
+        return Verdict::Challenge {
+            stale: false,
+            why: "incomplete",
+        };
+    };
+    let alg = match c.algorithm() {
+        None => Alg::Md5,
+        Some(a) => match Alg::parse(a) {
+            Some(a) if cfg.algorithms.contains(&a) => a,
+            _ => {
+                return Verdict::Challenge {
+                    stale: false,
+                    why: "algorithm",
+                }
+            }
+        },
+    };
+    let stale = match check_nonce(cfg, secret, nonce, now) {
+        NonceCheck::Bad => {
+            return Verdict::Challenge {
+                stale: false,
+                why: "bad_nonce",
+            }
+        }
+        NonceCheck::Stale => true,
+        NonceCheck::Fresh => false,
+    };
+    // qop=auth is offered and required (RFC 8760 has no digest without it).
+    if c.qop().is_none_or(|q| !q.eq_ignore_ascii_case(b"auth")) {
+        return Verdict::Challenge {
+            stale: false,
+            why: "qop",
+        };
+    }
+    let (Some(nc), Some(cnonce)) = (c.nc(), c.cnonce()) else {
+        return Verdict::Challenge {
+            stale: false,
+            why: "incomplete",
+        };
+    };
+    let Some(nc_value) = std::str::from_utf8(nc)
+        .ok()
+        .filter(|s| s.len() == 8)
+        .and_then(|s| u64::from_str_radix(s, 16).ok())
+    else {
+        return Verdict::Challenge {
+            stale: false,
+            why: "bad_nc",
+        };
+    };
+    let sub = store
+        .get_subscriber(&user, &cfg.realm)
+        .ok()
+        .flatten()
+        .filter(|s| !s.disabled);
+    let ha1 = sub.as_ref().and_then(|s| {
+        let h = match alg {
+            Alg::Md5 => &s.ha1_md5,
+            Alg::Sha256 => &s.ha1_sha256,
+        };
+        if !h.is_empty() {
+            Some(h.clone())
+        } else {
+            s.password
+                .as_deref()
+                .map(|p| ha1(alg, &user, &cfg.realm, p))
+        }
+    });
+    // Unknown users are checked against a made-up HA1: the same work, the same answer.
+    let ha1 = ha1.unwrap_or_else(|| alg.hex(&[b"no such user", user.as_bytes()]));
+    let method = msg.method().map_or(&b""[..], |m| m.as_bytes());
+    let ha2 = alg.hex(&[method, uri.as_bytes()]);
+    let expected = alg.hex(&[ha1.as_bytes(), nonce, nc, cnonce, b"auth", ha2.as_bytes()]);
+    let matches = expected.len() == response.len()
+        && expected
+            .bytes()
+            .zip(response.to_ascii_lowercase().bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !matches || sub.is_none() {
+        return Verdict::Challenge {
+            stale: false,
+            why: "wrong_credentials",
+        };
+    }
+    if stale {
+        return Verdict::Challenge {
+            stale: true,
+            why: "stale_nonce",
+        };
+    }
+    // Replay: each (nonce, nc) once, in increasing order, whichever worker sees it.
+    let mut key = Vec::with_capacity(40);
+    key.extend_from_slice(b"nc/");
+    key.extend_from_slice(nonce);
+    let fresh = store.write(|w| {
+        let seen = w.incr(&key, 0)?;
+        if nc_value <= seen {
+            return Ok(false);
+        }
+        w.incr(&key, nc_value - seen)?;
+        Ok(true)
+    });
+    match fresh {
+        Ok(true) => {}
+        Ok(false) => {
+            return Verdict::Challenge {
+                stale: false,
+                why: "replayed_nc",
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "nonce-count check failed");
+            return Verdict::Challenge {
+                stale: false,
+                why: "store_error",
+            };
+        }
+    }
+    if cfg.match_from {
+        let from_user = msg.from().and_then(|f| f.uri.user).unwrap_or_default();
+        if from_user != user.as_bytes() {
+            return Verdict::Forbidden("From does not match the authenticated user");
+        }
+    }
+    Verdict::Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::{Limits, EMPTY_HEADER};
+
+    fn cfg() -> AuthConfig {
+        AuthConfig {
+            realm: "example.com".into(),
+            algorithms: vec![Alg::Sha256, Alg::Md5],
+            nonce_ttl: 300,
+            secret: b"0123456789abcdef0123".to_vec(),
+            match_from: true,
+        }
+    }
+
+    #[test]
+    fn rfc_2617_style_vector() {
+        // The HA1 of the RFC 2617 §3.5 example user.
+        assert_eq!(
+            ha1(Alg::Md5, "Mufasa", "testrealm@host.com", "Circle Of Life"),
+            "939e7578ed9e3c518a452acee763bce9"
+        );
+    }
+
+    fn request(user: &str, nonce: &str, nc: &str, password: &str, alg: Alg) -> String {
+        let c = cfg();
+        let uri = "sip:example.com";
+        let h1 = ha1(alg, user, &c.realm, password);
+        let h2 = alg.hex(&[b"REGISTER", uri.as_bytes()]);
+        let resp = alg.hex(&[
+            h1.as_bytes(),
+            nonce.as_bytes(),
+            nc.as_bytes(),
+            b"xyz",
+            b"auth",
+            h2.as_bytes(),
+        ]);
+        format!(
+            "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nFrom: <sip:{user}@example.com>;tag=1\r\nTo: <sip:{user}@example.com>\r\nCall-ID: a\r\nCSeq: 1 REGISTER\r\nAuthorization: Digest username=\"{user}\", realm=\"example.com\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm={}, qop=auth, nc={nc}, cnonce=\"xyz\"\r\nContent-Length: 0\r\n\r\n",
+            alg.name()
+        )
+    }
+
+    fn check(store: &Store, text: &str, now: u64) -> Verdict {
+        let mut h = [EMPTY_HEADER; 32];
+        let m = Message::parse(text.as_bytes(), &mut h, &Limits::DEFAULT).unwrap();
+        verify(&cfg(), &cfg().secret, store, &m, now)
+    }
+
+    #[test]
+    fn verify_replay_stale_and_unknown() {
+        let dir = std::env::temp_dir().join(format!("sipedge-auth-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir, 64).unwrap();
+        store
+            .put_subscriber(&subscriber("alice", "example.com", "secret"))
+            .unwrap();
+        let c = cfg();
+        let n = nonce(&c, &c.secret, 1000, 7);
+        for alg in [Alg::Sha256, Alg::Md5] {
+            let n = nonce(&c, &c.secret, 1000, alg as u64);
+            assert_eq!(
+                check(
+                    &store,
+                    &request("alice", &n, "00000001", "secret", alg),
+                    1010
+                ),
+                Verdict::Ok("alice".into())
+            );
+            // The same nc again: a replay.
+            assert!(matches!(
+                check(
+                    &store,
+                    &request("alice", &n, "00000001", "secret", alg),
+                    1011
+                ),
+                Verdict::Challenge {
+                    why: "replayed_nc",
+                    ..
+                }
+            ));
+            assert_eq!(
+                check(
+                    &store,
+                    &request("alice", &n, "00000002", "secret", alg),
+                    1012
+                ),
+                Verdict::Ok("alice".into())
+            );
+        }
+        // Wrong password and unknown user look the same.
+        let wrong = check(
+            &store,
+            &request("alice", &n, "00000009", "guess", Alg::Md5),
+            1013,
+        );
+        let unknown = check(
+            &store,
+            &request("mallory", &n, "00000009", "guess", Alg::Md5),
+            1013,
+        );
+        assert_eq!(
+            wrong,
+            Verdict::Challenge {
+                stale: false,
+                why: "wrong_credentials"
+            }
+        );
+        assert_eq!(wrong, unknown);
+        // Old nonce, right password: stale.
+        assert_eq!(
+            check(
+                &store,
+                &request("alice", &n, "00000010", "secret", Alg::Md5),
+                1000 + 301
+            ),
+            Verdict::Challenge {
+                stale: true,
+                why: "stale_nonce"
+            }
+        );
+        // A forged nonce.
+        let forged = format!("{:016x}{:016x}{:016x}", 1000, 7, 42);
+        assert!(matches!(
+            check(
+                &store,
+                &request("alice", &forged, "00000001", "secret", Alg::Md5),
+                1010
+            ),
+            Verdict::Challenge {
+                why: "bad_nonce",
+                ..
+            }
+        ));
+        let ch = String::from_utf8(challenge(&c, &c.secret, false, true, 5, 1)).unwrap();
+        assert!(
+            ch.starts_with("WWW-Authenticate: Digest realm=\"example.com\", nonce=\""),
+            "{ch}"
+        );
+        assert!(
+            ch.contains("algorithm=SHA-256, qop=\"auth\", stale=true\r\n"),
+            "{ch}"
+        );
+        assert_eq!(ch.lines().count(), 2);
+    }
+}
