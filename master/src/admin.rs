@@ -24,6 +24,11 @@ pub enum Request {
     Reload,
     /// ctl `dispatcher`.
     Dispatcher,
+    /// ctl `ban list`, `ban del IP`.
+    Ban {
+        op: String,
+        ip: Option<String>,
+    },
     /// ctl `subscriber add|del|list|import` (the whole request, read by the master).
     Subscriber(serde_json::Value),
     /// ctl `reg show [AOR]`, `reg del AOR`, `reg count`.
@@ -230,6 +235,14 @@ fn parse_ctl(buf: &[u8]) -> Option<Request> {
         Some("reload") => Request::Reload,
         Some("dispatcher") => Request::Dispatcher,
         Some("subscriber") => Request::Subscriber(v.clone()),
+        Some("ban") => Request::Ban {
+            op: v
+                .get("op")
+                .and_then(|o| o.as_str())
+                .unwrap_or("list")
+                .to_string(),
+            ip: v.get("ip").and_then(|a| a.as_str()).map(String::from),
+        },
         Some("reg") => match v.get("op").and_then(|o| o.as_str()) {
             Some(op @ ("show" | "del" | "count")) => Request::Reg {
                 op: op.to_string(),

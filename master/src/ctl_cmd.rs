@@ -29,6 +29,11 @@ enum Command {
     Reload,
     /// Dispatcher sets: every destination with its health as all workers see it.
     Dispatcher,
+    /// Banned source addresses (flood, scanners).
+    Ban {
+        #[command(subcommand)]
+        op: BanOp,
+    },
     /// Digest credentials (stored as HA1 values for `[auth] realm`).
     Subscriber {
         #[command(subcommand)]
@@ -39,6 +44,14 @@ enum Command {
         #[command(subcommand)]
         op: RegOp,
     },
+}
+
+#[derive(clap::Subcommand)]
+enum BanOp {
+    /// Current bans with their remaining time and reason.
+    List,
+    /// Lift the ban of an address.
+    Del { ip: String },
 }
 
 #[derive(clap::Subcommand)]
@@ -77,6 +90,13 @@ pub fn run(args: &Args) -> ExitCode {
         Command::Status => ("status", serde_json::json!({"cmd": "status"})),
         Command::Reload => ("reload", serde_json::json!({"cmd": "reload"})),
         Command::Dispatcher => ("dispatcher", serde_json::json!({"cmd": "dispatcher"})),
+        Command::Ban { op } => (
+            "ban",
+            match op {
+                BanOp::List => serde_json::json!({"cmd": "ban", "op": "list"}),
+                BanOp::Del { ip } => serde_json::json!({"cmd": "ban", "op": "del", "ip": ip}),
+            },
+        ),
         Command::Subscriber { op } => (
             "subscriber",
             match op {
@@ -148,6 +168,7 @@ pub fn run(args: &Args) -> ExitCode {
             Command::Dispatcher => print_dispatcher(&answer),
             Command::Reg { .. } => print_reg(&answer),
             Command::Subscriber { .. } => print_subscribers(&answer),
+            Command::Ban { .. } => print_bans(&answer),
             Command::Reload => println!(
                 "reloaded: generation {}",
                 answer.get("generation").unwrap_or(&serde_json::Value::Null)
@@ -184,6 +205,26 @@ fn request(path: &str, req: &serde_json::Value) -> std::io::Result<serde_json::V
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line)?;
     serde_json::from_str(&line).map_err(|e| std::io::Error::other(format!("bad answer: {e}")))
+}
+
+fn print_bans(v: &serde_json::Value) {
+    if let Some(n) = v.get("deleted") {
+        println!("{n} ban(s) lifted");
+        return;
+    }
+    for b in v
+        .get("bans")
+        .and_then(|b| b.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let f = |k: &str| match b.get(k) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(x) => x.to_string(),
+            None => "-".into(),
+        };
+        println!("{:<40} {:>7}s  {}", f("ip"), f("expires_in"), f("reason"));
+    }
 }
 
 fn print_subscribers(v: &serde_json::Value) {

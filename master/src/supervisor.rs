@@ -410,6 +410,9 @@ impl Master {
             // binding count true.
             if self.last_sweep.elapsed() >= SWEEP_EVERY {
                 self.last_sweep = Instant::now();
+                if let Err(e) = self.store.expire_bans(unix_now()) {
+                    tracing::warn!(error = %e, "ban expiry sweep failed");
+                }
                 match self.store.expire_bindings(unix_now()) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(expired = n, "registrar bindings expired"),
@@ -777,6 +780,32 @@ impl Master {
                     Err(e) => serde_json::json!({"ok": false, "error": e}),
                 };
                 conn.respond_ctl(&body);
+            }
+            Request::Ban { op, ip } => {
+                let body = match (op.as_str(), ip) {
+                    ("list", _) => self.store.list_bans(100_000).map(|bans| {
+                        let now = unix_now();
+                        let v: Vec<serde_json::Value> = bans
+                            .iter()
+                            .filter(|b| b.until > now)
+                            .map(|b| serde_json::json!({"ip": b.ip, "expires_in": b.until - now, "reason": b.reason}))
+                            .collect();
+                        serde_json::json!({"ok": true, "bans": v})
+                    }),
+                    ("del", Some(ip)) => {
+                        let r = self.store.unban(&ip);
+                        if matches!(r, Ok(true)) {
+                            tracing::info!(%ip, "ban lifted by sipedge ctl");
+                        }
+                        r.map(|d| serde_json::json!({"ok": true, "deleted": u64::from(d)}))
+                    }
+                    _ => Ok(serde_json::json!({"ok": false, "error": "ban del needs an IP"})),
+                };
+                conn.respond_ctl(
+                    &body.unwrap_or_else(
+                        |e| serde_json::json!({"ok": false, "error": e.to_string()}),
+                    ),
+                );
             }
             Request::Subscriber(v) => {
                 conn.respond_ctl(&self.subscriber_command(&v));

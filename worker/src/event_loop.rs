@@ -22,6 +22,7 @@ use shared::ipc::{self, Control, Datagram, Frame, Inbox, Outbox, SendError};
 use shared::store::Store;
 
 use crate::proxy::{self, Proxy};
+use crate::security::Guard;
 use crate::sends::Sends;
 use crate::stateless::{self, Absorbed, Outcome};
 use crate::stats::{drop_reason, Counters};
@@ -66,6 +67,8 @@ struct Worker {
     workers: usize,
     generation: u64,
     proxy: Proxy,
+    /// Bans, scanner and flood defence (before routing).
+    guard: Guard,
     sends: Sends,
     stats: Counters,
     peers: Vec<Outbox>,
@@ -104,6 +107,7 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
         slot: setup.slot,
         workers: setup.peers.len().max(1),
         generation: setup.generation,
+        guard: Guard::from_config(&setup.config.security),
         proxy: {
             let mut p = Proxy::new(pcfg, dispatcher, setup.slot);
             p.attach_store(store);
@@ -242,6 +246,11 @@ impl Worker {
         socks: &[UdpSocket],
         out: &mut Vec<u8>,
     ) {
+        // Banned sources cost nothing more than this lookup: no parse, no answer.
+        if !steered && self.guard.is_banned(src.ip()) {
+            self.stats.dropped(drop_reason::BANNED);
+            return;
+        }
         let mut slots = [EMPTY_HEADER; 128];
         let limits = self.proxy.cfg.ctx.limits;
         let outcome = match Message::parse(data, &mut slots, &limits) {
@@ -254,6 +263,15 @@ impl Worker {
             }
             Ok(msg) => {
                 let now = Instant::now();
+                if !steered && msg.is_request() {
+                    self.guard.count(src.ip());
+                    if self.guard.is_scanner(msg.user_agent().unwrap_or_default()) {
+                        // Scanners get no answer at all (not even a 4xx to learn from).
+                        self.guard.scanner_seen(src.ip());
+                        self.stats.dropped(drop_reason::SCANNER);
+                        return;
+                    }
+                }
                 if !steered {
                     let owner = steering::owner(&msg, self.workers);
                     if owner != self.slot {
@@ -337,6 +355,9 @@ impl Worker {
         self.proxy.on_probe_tick(now, self.workers, &mut self.sends);
         self.proxy
             .on_keepalive_tick(now, self.workers, &mut self.sends);
+        if let Some(store) = self.proxy.store() {
+            self.guard.tick(store, unix_now());
+        }
         self.flush(socks);
         let changes = self.proxy.take_changes();
         if !changes.is_empty() {
@@ -427,6 +448,10 @@ impl Worker {
                     .and_then(|cfg| proxy::build(&cfg));
                 let error = match built {
                     Ok((pcfg, dispatcher)) => {
+                        if let Ok(cfg) = Config::from_str(&config, std::path::Path::new("<reload>"))
+                        {
+                            self.guard.reconfigure(Guard::from_config(&cfg.security));
+                        }
                         // New routing and timers apply to new transactions; transactions in
                         // flight keep their destinations; destination health carries over.
                         self.proxy.reconfigure(pcfg, dispatcher);

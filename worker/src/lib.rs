@@ -10,6 +10,7 @@ pub mod event_loop;
 pub mod proxy;
 pub mod registrar;
 pub mod routing;
+pub mod security;
 pub mod sends;
 pub mod stateless;
 pub mod stats;

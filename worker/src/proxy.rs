@@ -100,7 +100,24 @@ pub fn build(config: &shared::config::Config) -> Result<(ProxyConfig, Dispatcher
         });
     }
     let router = Router::from_config(&config.route, &ctx.local_hosts)?;
+    let mut registrar = RegistrarConfig::from_config(&config.registrar);
+    // What a phone must not register as its Contact: our listeners, trusted peers, the core.
+    registrar
+        .protected_addrs
+        .extend(listeners.iter().map(|l| l.addr));
+    registrar.protected.extend(
+        config
+            .security
+            .trusted
+            .iter()
+            .filter_map(|c| shared::config::routing::parse_cidr(c)),
+    );
     let dispatcher = Dispatcher::from_config(&config.dispatcher)?;
+    for set in dispatcher.sets() {
+        registrar
+            .protected_addrs
+            .extend(set.dests.iter().map(|d| d.addr));
+    }
     let t = &config.transaction;
     let t1 = Duration::from_millis(t.t1_ms);
     let cfg = ProxyConfig {
@@ -116,7 +133,7 @@ pub fn build(config: &shared::config::Config) -> Result<(ProxyConfig, Dispatcher
             Duration::from_millis(t.timeout_ms)
         },
         timer_c: Duration::from_secs(t.timer_c_s),
-        registrar: RegistrarConfig::from_config(&config.registrar),
+        registrar,
         auth: AuthConfig::from_config(&config.auth),
     };
     Ok((cfg, dispatcher))

@@ -24,6 +24,11 @@ pub struct RegistrarConfig {
     /// Seconds between keep-alive OPTIONS to NATed bindings (0: none).
     pub keepalive_interval: u64,
     pub keepalive_tries: u32,
+    /// Addresses no phone may register as its Contact (sipedge's own listeners, the trusted
+    /// core and gateways): a REGISTER pointing there gets 476 (registration poisoning).
+    pub protected: Vec<(std::net::IpAddr, u8)>,
+    /// Exact addresses (listeners, dispatcher destinations) protected the same way.
+    pub protected_addrs: Vec<SocketAddr>,
 }
 
 impl RegistrarConfig {
@@ -40,6 +45,8 @@ impl RegistrarConfig {
             max_contacts: r.max_contacts,
             keepalive_interval: r.nat_keepalive_interval,
             keepalive_tries: r.nat_keepalive_tries,
+            protected: Vec::new(),
+            protected_addrs: Vec::new(),
         }
     }
 
@@ -136,6 +143,24 @@ pub fn register(
             "Invalid Contact: * needs Expires: 0 and no other Contact",
             "bad_request",
         );
+    }
+    let protected = |c: &str| {
+        Uri::parse(c.as_bytes()).is_some_and(|u| {
+            u.host.ip().is_some_and(|ip| {
+                cfg.protected_addrs
+                    .contains(&SocketAddr::new(ip, u.port.unwrap_or(5060)))
+                    || cfg
+                        .protected
+                        .iter()
+                        .any(|&(net, len)| shared::config::routing::cidr_contains(net, len, ip))
+            })
+        })
+    };
+    if wanted
+        .iter()
+        .any(|w| w.expires != 0 && protected(&w.contact))
+    {
+        return RegReply::reject(476, "Unresolvable Destination", "poisoning");
     }
     if wanted
         .iter()
@@ -349,6 +374,8 @@ mod tests {
             max_contacts: 3,
             keepalive_interval: 0,
             keepalive_tries: 3,
+            protected: vec![("10.9.9.9".parse().unwrap(), 32)],
+            protected_addrs: vec!["192.0.2.1:5080".parse().unwrap()],
         }
     }
 
@@ -515,6 +542,25 @@ mod tests {
         let r = reg(&s, "c2", 3, "Contact: *\r\n", "Expires: 0\r\n", 1004);
         assert_eq!((r.status, r.result), (200, "removed"));
         assert_eq!(lookup(&s, "sip:alice@example.com", 1005).unwrap(), None);
+        // A Contact at a protected address (the core): 476.
+        let r = reg(
+            &s,
+            "c4",
+            1,
+            "Contact: <sip:alice@10.9.9.9:5060>\r\n",
+            "",
+            1007,
+        );
+        assert_eq!((r.status, r.result), (476, "poisoning"));
+        let r = reg(
+            &s,
+            "c4",
+            2,
+            "Contact: <sip:alice@192.0.2.1:5080>\r\n",
+            "",
+            1007,
+        );
+        assert_eq!(r.status, 476);
         // Too many contacts.
         let r = reg(&s, "c3", 1, "Contact: <sip:a@192.0.2.1>, <sip:b@192.0.2.1>, <sip:c@192.0.2.1>, <sip:d@192.0.2.1>\r\n", "", 1006);
         assert_eq!(r.status, 403);

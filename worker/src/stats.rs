@@ -12,6 +12,10 @@ pub mod drop_reason {
     pub const MALFORMED_RESPONSE: &str = "malformed_response";
     /// An ACK with nowhere to go: no Route, not in a dialog we relay.
     pub const ACK_UNROUTABLE: &str = "ack_unroutable";
+    /// From a banned source address.
+    pub const BANNED: &str = "banned";
+    /// A scanner's User-Agent.
+    pub const SCANNER: &str = "scanner";
     /// A routing rule with `drop = true`.
     pub const ROUTE_DROP: &str = "route_drop";
 }

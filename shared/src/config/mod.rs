@@ -15,11 +15,13 @@ pub mod auth;
 pub mod dispatcher;
 pub mod registrar;
 pub mod routing;
+pub mod security;
 
 pub use auth::Auth;
 pub use dispatcher::{DispatcherSet, ALGORITHMS};
 pub use registrar::Registrar;
 pub use routing::RouteRule;
+pub use security::Security;
 
 /// Builds a [`ConfigError`] for a key of the file being validated.
 pub type ErrFn<'a> = dyn Fn(String, String) -> ConfigError + 'a;
@@ -67,6 +69,8 @@ pub struct Config {
     pub registrar: Registrar,
     #[serde(default)]
     pub auth: Auth,
+    #[serde(default)]
+    pub security: Security,
     /// The routing table: ordered rules, first match wins (see [`routing`]).
     #[serde(default)]
     pub route: Vec<RouteRule>,
@@ -423,6 +427,7 @@ impl Config {
         dispatcher::validate(&self.dispatcher, &err)?;
         registrar::validate(&self.registrar, &err)?;
         auth::validate(&self.auth, &err)?;
+        security::validate(&self.security, &err)?;
         let listeners: Vec<String> = self.listen.iter().map(|l| l.name.clone()).collect();
         routing::validate(
             &self.route,

@@ -1,0 +1,168 @@
+//! End to end: scanner User-Agents, flood bans (while honest traffic from another loopback
+//! address keeps flowing), ban management with sipedge ctl, and the registration-poisoning
+//! guard.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use e2e::{ctl, exchange, scenario, scratch_dir, sipp, status_of, test_config, Sipedge};
+
+fn options(sock: &UdpSocket, port: u16, ua: &str, n: u32) -> String {
+    let me = sock.local_addr().unwrap();
+    format!(
+        "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKsec{n};rport\r\nMax-Forwards: 70\r\nFrom: <sip:probe@{me}>;tag=s{n}\r\nTo: <sip:127.0.0.1:{port}>\r\nCall-ID: sec{n}-{}\r\nCSeq: 1 OPTIONS\r\nUser-Agent: {ua}\r\nContent-Length: 0\r\n\r\n",
+        me.port()
+    )
+}
+
+fn start(name: &str, port: u16, security: &str) -> Sipedge {
+    let dir = scratch_dir(name);
+    let config = format!(
+        "{}\n[security]\n{security}\n[registrar]\ndomains = [\"127.0.0.1\"]\n[[dispatcher]]\nname = \"core\"\ndestinations = [{{ uri = \"sip:127.0.0.1:25480\" }}]\n[dispatcher.probe]\ninterval = 0\n[[route]]\nname = \"register\"\nmethod = [\"REGISTER\"]\nregister = true\n[[route]]\nname = \"404\"\nruri_user_prefix = [\"404\"]\nreply = 404\n",
+        test_config(&dir, port, 2)
+    );
+    Sipedge::start(&dir, &config, port)
+}
+
+#[test]
+fn scanners_get_no_answer() {
+    let s = start("sec-scanner", 25401, "scanner_action = \"drop\"");
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for (i, ua) in [
+        "friendly-scanner",
+        "sipvicious 0.3",
+        "VaxSIPUserAgent/3.1",
+        "pplsip",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let m = options(&sock, 25401, ua, i as u32);
+        assert!(
+            exchange(&sock, s.addr, m.as_bytes(), Duration::from_millis(300)).is_none(),
+            "{ua} got an answer"
+        );
+    }
+    let m = options(&sock, 25401, "Linphone/5.2", 9);
+    let r = exchange(&sock, s.addr, m.as_bytes(), Duration::from_secs(2)).unwrap();
+    assert_eq!(status_of(&r), Some(200));
+}
+
+#[test]
+fn a_flood_is_banned_within_two_seconds_while_calls_from_elsewhere_go_on() {
+    let s = start(
+        "sec-flood",
+        25402,
+        "flood_limit = 300\nflood_window = 2\nban_seconds = 60\ntrusted = [\"127.0.0.1\"]",
+    );
+    let dir = s.config.parent().unwrap().to_path_buf();
+    // Honest traffic from 127.0.0.1 (trusted here): stateless INVITE/404/ACK calls.
+    let honest = {
+        let dir = dir.clone();
+        std::thread::spawn(move || {
+            sipp(
+                &dir,
+                "uac_404",
+                &[
+                    "-sf",
+                    scenario("uac_404.xml").to_str().unwrap(),
+                    "-s",
+                    "404",
+                    "127.0.0.1:25402",
+                    "-i",
+                    "127.0.0.1",
+                    "-p",
+                    "26402",
+                    "-m",
+                    "400",
+                    "-r",
+                    "100",
+                ],
+                Duration::from_secs(60),
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    // The flood: 127.0.0.5, bounded to 6000 datagrams over about 3 s.
+    let attacker = UdpSocket::bind("127.0.0.5:0").unwrap();
+    let started = Instant::now();
+    let mut banned_after = None;
+    for i in 0..6000u32 {
+        let m = options(&attacker, 25402, "flooder", i);
+        attacker.send_to(m.as_bytes(), s.addr).unwrap();
+        if i % 200 == 0 && banned_after.is_none() {
+            let (_, bans) = ctl(&s.config, &["ban", "list"]);
+            if bans.contains("127.0.0.5") {
+                banned_after = Some(started.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    let t = Instant::now();
+    while banned_after.is_none() && t.elapsed() < Duration::from_secs(3) {
+        if ctl(&s.config, &["ban", "list"]).1.contains("127.0.0.5") {
+            banned_after = Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let banned_after = banned_after.expect("the flooding address was never banned");
+    assert!(
+        banned_after <= Duration::from_secs(2),
+        "banned after {banned_after:?}"
+    );
+    assert!(s
+        .log_text()
+        .contains("sipedge ban: source 127.0.0.5 banned for 60 s: flood"));
+
+    let r = honest.join().unwrap();
+    assert_eq!(r.status, Some(0), "{r:?}");
+    assert!(r.successful * 100 >= 400 * 99, "{r:?}");
+
+    // Banned: no answer at all. Lifted with ctl: answered again.
+    let _ = attacker.set_read_timeout(Some(Duration::from_millis(50)));
+    let mut buf = [0u8; 4096];
+    while attacker.recv_from(&mut buf).is_ok() {} // answers from before the ban
+    let m = options(&attacker, 25402, "flooder", 99_999);
+    assert!(exchange(&attacker, s.addr, m.as_bytes(), Duration::from_millis(300)).is_none());
+    let (ok, out) = ctl(&s.config, &["ban", "del", "127.0.0.5"]);
+    assert!(ok && out.contains("1 ban(s) lifted"), "{out}");
+    let t = Instant::now();
+    let mut answered = false;
+    while !answered && t.elapsed() < Duration::from_secs(3) {
+        let m = options(
+            &attacker,
+            25402,
+            "calm",
+            100_000 + t.elapsed().as_millis() as u32,
+        );
+        answered = exchange(&attacker, s.addr, m.as_bytes(), Duration::from_millis(200)).is_some();
+    }
+    assert!(answered, "still banned after ban del");
+}
+
+#[test]
+fn register_with_a_contact_at_the_core_gets_476() {
+    let s = start("sec-476", 25403, "");
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let me = sock.local_addr().unwrap();
+    for (n, contact) in ["sip:evil@127.0.0.1:25480", "sip:evil@127.0.0.1:25403"]
+        .iter()
+        .enumerate()
+    {
+        let m = format!("REGISTER sip:127.0.0.1:25403 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKp{n};rport\r\nMax-Forwards: 70\r\nFrom: <sip:evil@127.0.0.1>;tag=p\r\nTo: <sip:evil@127.0.0.1>\r\nCall-ID: poison{n}\r\nCSeq: 1 REGISTER\r\nContact: <{contact}>\r\nContent-Length: 0\r\n\r\n");
+        let r = exchange(&sock, s.addr, m.as_bytes(), Duration::from_secs(2)).unwrap();
+        assert_eq!(
+            status_of(&r),
+            Some(476),
+            "{contact}: {}",
+            String::from_utf8_lossy(&r)
+        );
+    }
+    assert_eq!(ctl(&s.config, &["reg", "count"]).1.trim(), "0 bindings");
+}
