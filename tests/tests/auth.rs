@@ -66,6 +66,8 @@ fn cfg() -> auth::AuthConfig {
         nonce_ttl: 300,
         secret: SECRET.as_bytes().to_vec(),
         match_from: true,
+        lockout_threshold: 0,
+        lockout_seconds: 300,
     }
 }
 
@@ -288,4 +290,84 @@ fn sipp_registers_with_md5_digest_credentials() {
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
     let r = sipp(&dir, "register_bad", &a, Duration::from_secs(60));
     assert_eq!((r.successful, r.failed), (0, 5), "{r:?}");
+}
+
+#[test]
+fn repeated_wrong_passwords_lock_out_and_the_lockout_expires() {
+    let dir = scratch_dir("auth-lockout");
+    let config = format!(
+        "{}\n[registrar]\ndomains = [\"127.0.0.1\"]\n[auth]\nrealm = \"{REALM}\"\nsecret = \"{SECRET}\"\nlockout_threshold = 3\nlockout_seconds = 3\n[[route]]\nname = \"register\"\nmethod = [\"REGISTER\"]\nregister = true\nauthenticate = true\n",
+        test_config(&dir, 25303, 2)
+    );
+    let s = Sipedge::start(&dir, &config, 25303);
+    ctl(&s.config, &["subscriber", "add", "bob", "builder"]);
+    let p = phone("127.0.0.1");
+    // Wait for the start of a fresh 3 s window, so that the whole test fits in one.
+    while !now().is_multiple_of(3) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let nonce = auth::nonce(&cfg(), SECRET.as_bytes(), now(), 5);
+    for i in 1..=3 {
+        let r = register(
+            &p,
+            s.addr,
+            "bob",
+            i,
+            Some(("wrong", &nonce, Alg::Md5, &format!("{i:08x}"))),
+        );
+        assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
+    }
+    // Locked: even the right password is refused now.
+    let r = register(
+        &p,
+        s.addr,
+        "bob",
+        4,
+        Some(("builder", &nonce, Alg::Md5, "00000004")),
+    );
+    assert_eq!(status_of(r.as_bytes()), Some(403), "{r}");
+    assert!(
+        s.log_text().contains("sipedge auth lockout"),
+        "{}",
+        s.log_text()
+    );
+    // The window ends: the right password works again.
+    std::thread::sleep(Duration::from_secs(3));
+    let nonce = auth::nonce(&cfg(), SECRET.as_bytes(), now(), 6);
+    let r = register(
+        &p,
+        s.addr,
+        "bob",
+        5,
+        Some(("builder", &nonce, Alg::Md5, "00000001")),
+    );
+    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+}
+
+#[test]
+fn proxy_require_gets_420_and_bad_expires_400() {
+    let (_dir, s) = start("auth-sanity", 25304, "\"MD5\"");
+    let p = phone("127.0.0.1");
+    let me = p.local_addr().unwrap();
+    let base = |extra: &str| {
+        format!("OPTIONS sip:x@127.0.0.1:25304 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKs{};rport\r\nMax-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: s{}\r\nCSeq: 1 OPTIONS\r\n{extra}Content-Length: 0\r\n\r\n", extra.len(), extra.len())
+    };
+    let r = exchange(
+        &p,
+        s.addr,
+        base("Proxy-Require: foo, bar\r\n").as_bytes(),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let r = String::from_utf8(r).unwrap();
+    assert_eq!(status_of(r.as_bytes()), Some(420), "{r}");
+    assert!(r.contains("Unsupported: foo, bar\r\n"), "{r}");
+    let r = exchange(
+        &p,
+        s.addr,
+        base("Expires: soon\r\n").as_bytes(),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    assert_eq!(status_of(&r), Some(400), "{}", String::from_utf8_lossy(&r));
 }

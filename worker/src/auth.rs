@@ -107,6 +107,8 @@ pub struct AuthConfig {
     pub nonce_ttl: u64,
     pub secret: Vec<u8>,
     pub match_from: bool,
+    pub lockout_threshold: u64,
+    pub lockout_seconds: u64,
 }
 
 impl AuthConfig {
@@ -121,6 +123,8 @@ impl AuthConfig {
             nonce_ttl: a.nonce_ttl,
             secret: a.secret.as_bytes().to_vec(),
             match_from: a.match_from,
+            lockout_threshold: a.lockout_threshold,
+            lockout_seconds: a.lockout_seconds,
         }
     }
 }
@@ -244,6 +248,7 @@ pub fn verify(
     secret: &[u8],
     store: &Store,
     msg: &Message<'_, '_>,
+    src: std::net::IpAddr,
     now: u64,
 ) -> Verdict {
     let proxy = msg.method() != Some(proto::Method::Register);
@@ -322,6 +327,21 @@ pub fn verify(
             why: "bad_nc",
         };
     };
+    // Lockout: too many failures from this source or for this user in the current window.
+    let window = now - now % cfg.lockout_seconds.max(1);
+    let ip_key = format!("authfail/ip/{src}");
+    let user_key = format!("authfail/user/{user}");
+    if cfg.lockout_threshold > 0 {
+        let locked = store.write(|w| {
+            Ok(
+                w.incr_window(ip_key.as_bytes(), window, 0)? >= cfg.lockout_threshold
+                    || w.incr_window(user_key.as_bytes(), window, 0)? >= cfg.lockout_threshold,
+            )
+        });
+        if matches!(locked, Ok(true)) {
+            return Verdict::Forbidden("Locked Out");
+        }
+    }
     let sub = store
         .get_subscriber(&user, &cfg.realm)
         .ok()
@@ -352,6 +372,21 @@ pub fn verify(
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
     if !matches || sub.is_none() {
+        if cfg.lockout_threshold > 0 {
+            let res = store.write(|w| {
+                let by_ip = w.incr_window(ip_key.as_bytes(), window, 1)?;
+                let by_user = w.incr_window(user_key.as_bytes(), window, 1)?;
+                Ok(by_ip.max(by_user))
+            });
+            if let Ok(n) = res {
+                if n == cfg.lockout_threshold {
+                    tracing::warn!(
+                        "sipedge auth lockout: source {src} user {user:?} locked out for the rest of a {} s window after {n} failures",
+                        cfg.lockout_seconds
+                    );
+                }
+            }
+        }
         return Verdict::Challenge {
             stale: false,
             why: "wrong_credentials",
@@ -412,6 +447,8 @@ mod tests {
             nonce_ttl: 300,
             secret: b"0123456789abcdef0123".to_vec(),
             match_from: true,
+            lockout_threshold: 0,
+            lockout_seconds: 300,
         }
     }
 
@@ -446,7 +483,14 @@ mod tests {
     fn check(store: &Store, text: &str, now: u64) -> Verdict {
         let mut h = [EMPTY_HEADER; 32];
         let m = Message::parse(text.as_bytes(), &mut h, &Limits::DEFAULT).unwrap();
-        verify(&cfg(), &cfg().secret, store, &m, now)
+        verify(
+            &cfg(),
+            &cfg().secret,
+            store,
+            &m,
+            "192.0.2.1".parse().unwrap(),
+            now,
+        )
     }
 
     #[test]

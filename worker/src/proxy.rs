@@ -338,7 +338,11 @@ impl Proxy {
 
     /// The `authenticate` step of a rule: Ok with valid credentials, else the challenge
     /// (401 for REGISTER, 407 otherwise) or 403, stashed like a registrar answer.
-    fn authenticate(&mut self, msg: &Message<'_, '_>) -> Result<(), (u16, Reason)> {
+    fn authenticate(
+        &mut self,
+        msg: &Message<'_, '_>,
+        src: SocketAddr,
+    ) -> Result<(), (u16, Reason)> {
         let Some(store) = &self.store else {
             return Err((500, Reason::new("Credential Store Unavailable")));
         };
@@ -351,7 +355,7 @@ impl Proxy {
             self.cfg.auth.secret.as_slice()
         };
         let now = unix_now();
-        match auth::verify(&self.cfg.auth, secret, store, msg, now) {
+        match auth::verify(&self.cfg.auth, secret, store, msg, src.ip(), now) {
             auth::Verdict::Ok(_) => {
                 shared::metrics::add(&mut self.stats.auth, "ok", 1);
                 Ok(())
@@ -554,6 +558,22 @@ impl Proxy {
             }
             return None;
         }
+        // Sanity (RFC 3261 §16.3): extensions a proxy must support, and a numeric Expires.
+        if msg.tokens(HeaderKind::ProxyRequire).next().is_some() {
+            let mut line = b"Unsupported: ".to_vec();
+            for (i, t) in msg.tokens(HeaderKind::ProxyRequire).enumerate() {
+                if i > 0 {
+                    line.extend_from_slice(b", ");
+                }
+                line.extend_from_slice(t);
+            }
+            self.reply(listener, src, msg, 420, "Bad Extension", &[&line], out);
+            return Some(420);
+        }
+        if let Some(Err(_)) = msg.expires() {
+            self.reply(listener, src, msg, 400, "Invalid Expires", &[], out);
+            return Some(400);
+        }
         let to_us = self.addressed_to_us(msg);
         if method == Method::Options && to_us && msg.routes().next().is_none() {
             let lines = [stateless::ALLOW_LINE, stateless::SUPPORTED_LINE];
@@ -746,7 +766,7 @@ impl Proxy {
             } => {
                 let set = set.to_string();
                 if authenticate {
-                    self.authenticate(msg)?;
+                    self.authenticate(msg, src)?;
                 }
                 let set_idx = self
                     .dispatcher
@@ -790,7 +810,7 @@ impl Proxy {
             Decision::Drop { .. } => Err((0, Reason::new(""))),
             Decision::Register { authenticate, .. } => {
                 if authenticate {
-                    self.authenticate(msg)?;
+                    self.authenticate(msg, src)?;
                 }
                 let Some(store) = &self.store else {
                     return Err((500, Reason::new("Location Store Unavailable")));
@@ -805,7 +825,7 @@ impl Proxy {
             }
             Decision::Lookup { authenticate, .. } => {
                 if authenticate {
-                    self.authenticate(msg)?;
+                    self.authenticate(msg, src)?;
                 }
                 let Some(store) = &self.store else {
                     return Err((500, Reason::new("Location Store Unavailable")));

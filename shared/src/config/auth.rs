@@ -8,6 +8,8 @@
 //! nonce_ttl = 300                  # seconds a nonce is good for; older ones get stale=true
 //! secret = ""                      # nonce key shared by all workers; empty: random per start
 //! match_from = true                # the authenticated user must be the From user
+//! lockout_threshold = 5            # failed attempts per source address or per user ...
+//! lockout_seconds = 300            # ... within this many seconds lock it out (0 = off)
 //! ```
 
 use serde::Deserialize;
@@ -22,6 +24,8 @@ pub struct Auth {
     pub nonce_ttl: u64,
     pub secret: String,
     pub match_from: bool,
+    pub lockout_threshold: u64,
+    pub lockout_seconds: u64,
 }
 
 impl Default for Auth {
@@ -32,6 +36,8 @@ impl Default for Auth {
             nonce_ttl: 300,
             secret: String::new(),
             match_from: true,
+            lockout_threshold: 5,
+            lockout_seconds: 300,
         }
     }
 }
@@ -65,6 +71,12 @@ pub fn validate(a: &Auth, err: &ErrFn<'_>) -> Result<(), ConfigError> {
         return Err(err(
             "auth.nonce_ttl".into(),
             format!("{} is outside 10..=86400", a.nonce_ttl),
+        ));
+    }
+    if !(2..=86_400).contains(&a.lockout_seconds) {
+        return Err(err(
+            "auth.lockout_seconds".into(),
+            format!("{} is outside 2..=86400", a.lockout_seconds),
         ));
     }
     if !a.secret.is_empty() && a.secret.len() < 16 {
