@@ -31,7 +31,7 @@ deps:
 
 # SIP peers the end-to-end tests drive sipedge with.
 deps-test: deps
-	@{ command -v sipp && command -v sipsak; } >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq sip-tester sipsak; }
+	@{ command -v sipp && command -v sipsak && command -v svmap; } >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq sip-tester sipsak sipvicious; }
 
 ## Parser micro-benchmarks against a published Rust SIP crate (by hand, not in CI).
 bench:
