@@ -166,3 +166,59 @@ fn register_with_a_contact_at_the_core_gets_476() {
     }
     assert_eq!(ctl(&s.config, &["reg", "count"]).1.trim(), "0 bindings");
 }
+
+/// `deploy/examples/secure-edge.toml` itself, moved to a private port and scratch paths:
+/// nothing from an untrusted source gets through without credentials.
+#[test]
+fn the_secure_edge_example_challenges_every_untrusted_request() {
+    let dir = scratch_dir("sec-example");
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../deploy/examples/secure-edge.toml"),
+    )
+    .unwrap()
+    .replace(
+        "address = \"127.0.0.1:5060\"",
+        "address = \"127.0.0.1:25404\"",
+    )
+    .replace("address = \"127.0.0.1:9060\"", "address = \"\"")
+    .replace("workers = 0", "workers = 2")
+    .replace(
+        "\"run/secure-edge.ctl\"",
+        &format!("\"{}/ctl.sock\"", dir.display()),
+    )
+    .replace(
+        "\"run/secure-edge-store\"",
+        &format!("\"{}/store\"", dir.display()),
+    );
+    let s = Sipedge::start(&dir, &text, 25404);
+    let (ok, out) = ctl(&s.config, &["subscriber", "add", "alice", "s3cret"]);
+    assert!(ok, "{out}");
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let me = sock.local_addr().unwrap();
+    let req = |method: &str, user: &str| {
+        format!("{method} sip:{user}@127.0.0.1:25404 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKex{method};rport\r\nMax-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=e\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: ex-{method}\r\nCSeq: 1 {method}\r\nContact: <sip:alice@{me}>\r\nUser-Agent: Linphone/5.2\r\nContent-Length: 0\r\n\r\n")
+    };
+    for (method, user, want) in [
+        ("REGISTER", "alice", 401),
+        ("INVITE", "bob", 407),
+        ("MESSAGE", "bob", 407),
+    ] {
+        let r = exchange(
+            &sock,
+            s.addr,
+            req(method, user).as_bytes(),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        assert_eq!(
+            status_of(&r),
+            Some(want),
+            "{method}: {}",
+            String::from_utf8_lossy(&r)
+        );
+    }
+    // A scanner is not even challenged.
+    let m = req("OPTIONS", "x").replace("Linphone/5.2", "friendly-scanner");
+    assert!(exchange(&sock, s.addr, m.as_bytes(), Duration::from_millis(300)).is_none());
+}

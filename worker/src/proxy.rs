@@ -747,7 +747,7 @@ impl Proxy {
         let facts = RequestFacts {
             method: msg.method().map_or(&b""[..], |m| m.as_bytes()),
             in_dialog,
-            source: src.ip(),
+            source: src,
             listener: listener_name,
             ruri_user: ruri.and_then(|u| u.user),
             ruri_host: ruri.map_or(&b""[..], |u| u.host.text),

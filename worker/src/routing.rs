@@ -1,7 +1,7 @@
 //! The routing table, compiled: `[[route]]` rules with their regexes built and CIDRs parsed
 //! once per (re)load, evaluated in order against the facts of a request.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use regex::bytes::Regex;
 use shared::config::routing::{cidr_contains, parse_cidr};
@@ -11,7 +11,7 @@ use shared::config::RouteRule;
 pub struct RequestFacts<'a> {
     pub method: &'a [u8],
     pub in_dialog: bool,
-    pub source: IpAddr,
+    pub source: SocketAddr,
     pub listener: &'a str,
     pub ruri_user: Option<&'a [u8]>,
     pub ruri_host: &'a [u8],
@@ -81,6 +81,8 @@ struct Rule {
     methods: Vec<Vec<u8>>,
     in_dialog: Option<bool>,
     sources: Vec<(IpAddr, u8)>,
+    /// Exact `IP:port` sources (a trunk or core that shares its address with others).
+    source_addrs: Vec<SocketAddr>,
     listeners: Vec<String>,
     user_prefixes: Vec<Vec<u8>>,
     user_regex: Option<Regex>,
@@ -161,8 +163,13 @@ impl Router {
                 });
             }
             let mut sources = Vec::with_capacity(r.source.len());
+            let mut source_addrs = Vec::new();
             for s in &r.source {
-                sources.push(parse_cidr(s).ok_or_else(|| bad("source", format!("{s:?}")))?);
+                if let Ok(a) = s.parse::<SocketAddr>() {
+                    source_addrs.push(a);
+                } else {
+                    sources.push(parse_cidr(s).ok_or_else(|| bad("source", format!("{s:?}")))?);
+                }
             }
             let mut domains = Vec::new();
             for d in &r.ruri_domain {
@@ -200,6 +207,7 @@ impl Router {
                 methods: r.method.iter().map(|m| m.as_bytes().to_vec()).collect(),
                 in_dialog: r.in_dialog,
                 sources,
+                source_addrs,
                 listeners: r.listener.clone(),
                 user_prefixes: r
                     .ruri_user_prefix
@@ -284,11 +292,12 @@ impl Rule {
         if !self.listeners.is_empty() && !self.listeners.iter().any(|l| l == f.listener) {
             return false;
         }
-        if !self.sources.is_empty()
+        if (!self.sources.is_empty() || !self.source_addrs.is_empty())
             && !self
                 .sources
                 .iter()
-                .any(|&(net, len)| cidr_contains(net, len, f.source))
+                .any(|&(net, len)| cidr_contains(net, len, f.source.ip()))
+            && !self.source_addrs.contains(&f.source)
         {
             return false;
         }
@@ -346,7 +355,7 @@ mod tests {
         RequestFacts {
             method,
             in_dialog: false,
-            source: "192.0.2.7".parse().unwrap(),
+            source: "192.0.2.7:5060".parse().unwrap(),
             listener: "pub",
             ruri_user: user,
             ruri_host: host,
@@ -447,7 +456,7 @@ dispatch = "core"
         let d = r.decide(&facts(b"INVITE", Some(b"0900"), b"x", &ua));
         assert_eq!(d, Decision::Drop { rule: "scanners" });
         let mut f = facts(b"BYE", None, b"x", &no_headers);
-        f.source = "10.9.8.7".parse().unwrap();
+        f.source = "10.9.8.7:5060".parse().unwrap();
         assert!(matches!(
             r.decide(&f),
             Decision::Dispatch {
@@ -455,7 +464,7 @@ dispatch = "core"
                 ..
             }
         ));
-        f.source = "11.0.0.1".parse().unwrap();
+        f.source = "11.0.0.1:5060".parse().unwrap();
         f.in_dialog = true;
         assert_eq!(r.decide(&f), Decision::NoMatch, "listener condition");
         f.listener = "core";

@@ -6,7 +6,7 @@
 //! name = "trunk-premium"
 //! method = ["INVITE"]                 # request methods (any when absent)
 //! in_dialog = false                   # only initial (false) or in-dialog (true) requests
-//! source = ["192.0.2.0/24", "2001:db8::/32"]   # source address CIDRs
+//! source = ["192.0.2.0/24", "2001:db8::/32", "192.0.2.9:5080"]   # CIDRs or exact IP:port
 //! listener = ["public"]               # names of [[listen]] entries
 //! ruri_user_prefix = ["0900", "+44900"]
 //! ruri_user_regex = "^[0-9]{4,}$"
@@ -164,10 +164,10 @@ pub fn validate(
             }
         }
         for (j, c) in r.source.iter().enumerate() {
-            if parse_cidr(c).is_none() {
+            if parse_cidr(c).is_none() && c.parse::<std::net::SocketAddr>().is_err() {
                 return Err(err(
                     format!("route[{i}].source[{j}]"),
-                    format!("{c:?} is not an address or CIDR (like 10.0.0.0/8)"),
+                    format!("{c:?} is not an address, CIDR (10.0.0.0/8) or IP:port"),
                 ));
             }
         }
