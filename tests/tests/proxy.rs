@@ -311,3 +311,28 @@ fn a_caller_that_ignores_record_route_still_reaches_the_core() {
     let r = uac(&dir, &scenario("uac_no_rr.xml"), 25110, 20, 20, &[]);
     assert_all(&r, 20, &s);
 }
+
+#[test]
+fn full_call_with_worker_ports() {
+    // The same call flow, with each worker relaying from its own port (responses come back
+    // to the owning worker directly): 486s, CANCELs and ACKs all leave from that port too.
+    let (dir, s) = start("proxy-worker-ports", 25111, &[25193], "");
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    drop(s);
+    let text = text.replacen("name = \"test\"", "name = \"test\"\nworker_ports = true", 1);
+    let s = Sipedge::start(&dir, &text, 25111);
+    assert!(
+        s.log_text().contains("worker port for relayed requests"),
+        "{}",
+        s.log_text()
+    );
+    let _uas = Uas::start(&dir, &scenario("uas_ack.xml"), 25193, 100, &[]);
+    let r = uac(&dir, &scenario("uac_call.xml"), 25111, 30, 30, &[]);
+    assert_all(&r, 30, &s);
+    let _ring = Uas::start(&dir, &scenario("uas_ring.xml"), 25194, 100, &[]);
+    let text2 = text.replace("sip:127.0.0.1:25193", "sip:127.0.0.1:25194");
+    drop(s);
+    let s = Sipedge::start(&dir, &text2, 25111);
+    let r = uac(&dir, &scenario("uac_cancel.xml"), 25111, 10, 10, &[]);
+    assert_all(&r, 10, &s);
+}

@@ -92,6 +92,27 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
             .register(&mut s, Token(i), Interest::READABLE)?;
         socks.push(s);
     }
+    // Worker ports: a socket of this worker's own per `worker_ports` listener, for the
+    // requests it relays (their responses then come straight back here).
+    let mut worker_ports = Vec::new();
+    for (i, l) in setup.config.listen.iter().enumerate() {
+        if !l.worker_ports {
+            continue;
+        }
+        let Ok(addr) = l.address.parse::<SocketAddr>() else {
+            continue;
+        };
+        let std_sock = std::net::UdpSocket::bind(SocketAddr::new(addr.ip(), 0))?;
+        std_sock.set_nonblocking(true)?;
+        let local = std_sock.local_addr()?;
+        let mut s = UdpSocket::from_std(std_sock);
+        let idx = socks.len();
+        poll.registry()
+            .register(&mut s, Token(idx), Interest::READABLE)?;
+        socks.push(s);
+        worker_ports.push((i, idx, local.to_string()));
+        tracing::info!(listener = %l.name, port = local.port(), "worker port for relayed requests");
+    }
     // Opened here, after fork: an LMDB environment must never cross a fork.
     let store = Store::open_with(
         std::path::Path::new(&setup.config.store.path),
@@ -110,6 +131,7 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
         guard: Guard::from_config(&setup.config.security),
         proxy: {
             let mut p = Proxy::new(pcfg, dispatcher, setup.slot);
+            p.set_worker_ports(worker_ports);
             p.attach_store(store);
             p
         },

@@ -184,6 +184,9 @@ pub struct Proxy {
     store: Option<shared::store::Store>,
     /// The registrar's answer to the REGISTER being handled.
     reg_reply: Option<RegReply>,
+    /// Per listener: this worker's own socket (index in the loop's socket list) and its
+    /// `host:port` for Via, when the listener has `worker_ports`.
+    worker_ports: Vec<Option<(usize, String)>>,
     /// The nonce secret the master generated into the store (used when `[auth] secret` is
     /// empty).
     stored_secret: Option<Vec<u8>>,
@@ -236,6 +239,7 @@ impl Proxy {
             store: None,
             reg_reply: None,
             stored_secret: None,
+            worker_ports: Vec::new(),
             local_only: false,
             needs_owner: false,
             keepalives: HashMap::new(),
@@ -255,6 +259,34 @@ impl Proxy {
     pub fn attach_store(&mut self, store: shared::store::Store) {
         self.stored_secret = auth::stored_secret(&store);
         self.store = Some(store);
+    }
+
+    /// The worker's own sockets of `worker_ports` listeners: `(listener, socket index,
+    /// host:port)`. Kept across reloads (the sockets live as long as the worker).
+    pub fn set_worker_ports(&mut self, ports: Vec<(usize, usize, String)>) {
+        self.worker_ports.clear();
+        for (l, sock, hostport) in ports {
+            if self.worker_ports.len() <= l {
+                self.worker_ports.resize(l + 1, None);
+            }
+            if let Some(slot) = self.worker_ports.get_mut(l) {
+                *slot = Some((sock, hostport));
+            }
+        }
+    }
+
+    /// The socket relayed requests leave from, and the `host:port` their Via names.
+    fn client_side(&self, listener: usize) -> (usize, String) {
+        match self.worker_ports.get(listener) {
+            Some(Some((sock, hp))) => (*sock, hp.clone()),
+            _ => (
+                listener,
+                self.cfg
+                    .listeners
+                    .get(listener)
+                    .map_or(String::new(), |l| l.hostport.clone()),
+            ),
+        }
     }
 
     pub fn store(&self) -> Option<&shared::store::Store> {
@@ -926,9 +958,10 @@ impl Proxy {
         };
         let dest_idx = target.dispatch.tried.first().copied();
         self.stats.forwarded_requests += 1;
+        let (send_sock, _) = self.client_side(out_listener);
         self.start_client(
             sid,
-            out_listener,
+            send_sock,
             target.dest,
             bytes,
             unique_at,
@@ -953,16 +986,9 @@ impl Proxy {
             let out_listener = self.listener_for(listener, *dest);
             let mut bytes = Vec::with_capacity(msg.as_bytes().len() + 256);
             if let Some(unique_at) = self.build_forward(msg, out_listener, &branch, &mut bytes) {
+                let (send_sock, _) = self.client_side(out_listener);
                 self.start_client(
-                    sid,
-                    out_listener,
-                    *dest,
-                    bytes,
-                    unique_at,
-                    None,
-                    invite,
-                    now,
-                    out,
+                    sid, send_sock, *dest, bytes, unique_at, None, invite, now, out,
                 );
             }
         }
@@ -997,12 +1023,13 @@ impl Proxy {
             .get(out_listener)
             .map_or("", |l| l.hostport.as_str())
             .to_string();
+        let (_, via_hostport) = self.client_side(out_listener);
         let loop_h = loop_hash(msg);
         self.counter = self.counter.wrapping_add(1);
         let unique = self.salt ^ self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let mut via = Vec::with_capacity(96);
         via.extend_from_slice(b"SIP/2.0/UDP ");
-        via.extend_from_slice(hostport.as_bytes());
+        via.extend_from_slice(via_hostport.as_bytes());
         via.extend_from_slice(b";branch=");
         let branch_start = via.len();
         steering::write_branch_prefix(self.slot, &mut via);

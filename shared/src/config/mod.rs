@@ -129,6 +129,13 @@ pub struct Listener {
     /// 4-tuple hash: one source address always reaches the same worker).
     #[serde(default = "default_steering")]
     pub steering: String,
+    /// Each worker sends the requests it relays from a port of its own (same IP, a port the
+    /// kernel picks) and puts it in Via, so responses come straight back to the worker that
+    /// owns the transaction instead of crossing an IPC hop. Record-Route and everything
+    /// phones see keep the listener's address. Needs the worker ports reachable from the
+    /// next hops (not with `advertise`, i.e. not behind NAT).
+    #[serde(default)]
+    pub worker_ports: bool,
 }
 
 fn default_steering() -> String {
@@ -364,6 +371,12 @@ impl Config {
             }
             if !l.name.is_empty() && !names.insert(l.name.clone()) {
                 return Err(err(key("name"), format!("{:?} is used twice", l.name)));
+            }
+            if l.worker_ports && !l.advertise.is_empty() {
+                return Err(err(
+                    key("worker_ports"),
+                    "cannot be used with advertise (the worker ports are not reachable through the NAT)".into(),
+                ));
             }
         }
         if !self.admin.address.is_empty() {
