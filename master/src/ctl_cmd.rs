@@ -128,7 +128,30 @@ pub fn run(args: &Args) -> ExitCode {
                         };
                         rows.push(serde_json::json!([u.trim(), p.trim()]));
                     }
-                    serde_json::json!({"cmd": "subscriber", "op": "import", "rows": rows})
+                    // In batches: a ctl request line is at most 16 KiB.
+                    let mut added = 0u64;
+                    for chunk in rows.chunks(100) {
+                        let req =
+                            serde_json::json!({"cmd": "subscriber", "op": "import", "rows": chunk});
+                        match request(&socket, &req) {
+                            Ok(a) if a.get("ok").and_then(|v| v.as_bool()) == Some(true) => {
+                                added += a.get("added").and_then(|v| v.as_u64()).unwrap_or(0);
+                            }
+                            Ok(a) => {
+                                eprintln!(
+                                    "sipedge ctl subscriber import: {}",
+                                    a.get("error").unwrap_or(&a)
+                                );
+                                return ExitCode::FAILURE;
+                            }
+                            Err(e) => {
+                                eprintln!("sipedge ctl: {socket}: {e}");
+                                return ExitCode::FAILURE;
+                            }
+                        }
+                    }
+                    println!("{added} subscriber(s) added");
+                    return ExitCode::SUCCESS;
                 }
             },
         ),

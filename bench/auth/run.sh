@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# REGISTER with digest authentication (MD5: SIPp's algorithm), sipedge then Kamailio, same
+# SIPp load in one run; prints the proxy CPU per authenticated REGISTER flow (REGISTER, 401,
+# REGISTER with credentials, 200) and the ratio. By hand only, never in CI.
+#
+#   bench/auth/run.sh [RATE] [SECONDS] [USERS]      defaults 3000, 10, 10000
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+RATE=${1:-3000}
+SECS=${2:-10}
+USERS=${3:-10000}
+CALLS=$((RATE * SECS))
+OUT=$REPO/bench/results/$(date +%Y%m%d-%H%M%S)-auth-$RATE
+mkdir -p "$OUT" /tmp/sipedge-auth
+(cd "$REPO" && cargo build --release --bin sipedge) >/dev/null 2>&1
+SIPEDGE=$REPO/target/release/sipedge
+TICK=$(getconf CLK_TCK)
+
+# Subscribers user0000001.. with the user name as password, for both proxies.
+INF=$OUT/users.inf
+CSV=$OUT/users.csv
+{ echo SEQUENTIAL; for i in $(seq 1 "$USERS"); do u=$(printf 'user%07d' "$i"); echo "$u;[authentication username=$u password=$u]"; done; } >"$INF"
+{ echo user,password; for i in $(seq 1 "$USERS"); do u=$(printf 'user%07d' "$i"); echo "$u,$u"; done; } >"$CSV"
+
+cpu() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | paste -sd+ | bc; }
+
+measure() {
+    local name=$1; shift
+    local pids="$*"
+    local before; before=$(cpu $pids)
+    sipp -sf "$HERE/uac_register_auth.xml" -inf "$INF" 127.0.0.1:5060 -i 127.0.0.1 -p 5070 \
+        -m "$CALLS" -r "$RATE" -nostdin -timeout 120s -trace_stat -stf "$OUT/$name.csv" \
+        >"$OUT/$name.sipp" 2>&1 && rc=0 || rc=$?
+    local after; after=$(cpu $pids)
+    local us=$(( (after - before) * 1000000 / TICK / CALLS ))
+    # SIPp exits 0 only when every flow succeeded.
+    echo "RESULT proxy=$name rate=$RATE flows=$CALLS sipp_rc=$rc proxy_us_flow=$us" | tee -a "$OUT/summary.txt"
+}
+
+rm -rf /tmp/sipedge-auth/store
+"$SIPEDGE" run -c "$HERE/sipedge-auth.toml" 2>"$OUT/sipedge.stderr" &
+M=$!
+sleep 1
+"$SIPEDGE" ctl -c "$HERE/sipedge-auth.toml" subscriber import "$CSV"
+measure sipedge "$M" $(cat /proc/$M/task/*/children)
+kill "$M"; wait "$M" 2>/dev/null || true
+sleep 1
+
+kamailio -f "$HERE/kamailio-auth.cfg" -DD -E -m 1024 -M 16 -x fm -X fm -n 2 >"$OUT/kamailio.log" 2>&1 </dev/null &
+K=$!
+sleep 2
+measure kamailio $(pgrep -x kamailio)
+kill "$K"; wait "$K" 2>/dev/null || true
+
+S=$(grep 'proxy=sipedge' "$OUT/summary.txt" | grep -o 'proxy_us_flow=[0-9]*' | cut -d= -f2)
+K=$(grep 'proxy=kamailio' "$OUT/summary.txt" | grep -o 'proxy_us_flow=[0-9]*' | cut -d= -f2)
+echo "RATIO auth-register rate=$RATE sipedge_us_flow=$S kamailio_us_flow=$K kamailio/sipedge=$(echo "scale=2; $K / $S" | bc)" | tee -a "$OUT/summary.txt"
