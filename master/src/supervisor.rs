@@ -413,6 +413,9 @@ impl Master {
                 if let Err(e) = self.store.expire_bans(unix_now()) {
                     tracing::warn!(error = %e, "ban expiry sweep failed");
                 }
+                if let Err(e) = self.expire_counters(unix_now()) {
+                    tracing::warn!(error = %e, "counter expiry sweep failed");
+                }
                 match self.store.expire_bindings(unix_now()) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(expired = n, "registrar bindings expired"),
@@ -861,6 +864,34 @@ impl Master {
                 }
             }
         }
+    }
+
+    /// Drop nonce-counts of nonces past any use, and flood / failed-auth windows that ended.
+    fn expire_counters(&self, now: u64) -> Result<usize, shared::store::StoreError> {
+        let nonce_life = self.config.auth.nonce_ttl.saturating_mul(2);
+        let window_life = self
+            .config
+            .auth
+            .lockout_seconds
+            .max(self.config.security.flood_window)
+            .saturating_mul(2);
+        self.store.write(|w| {
+            let mut n = w.delete_counters_where(b"nc/", |k, _| {
+                // nc/<16 hex digits of the nonce's issue time>...
+                k.get(3..19)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u64::from_str_radix(h, 16).ok())
+                    .is_none_or(|ts| ts.saturating_add(nonce_life) < now)
+            })?;
+            for prefix in [&b"flood/"[..], &b"authfail/"[..]] {
+                n += w.delete_counters_where(prefix, |_, v| {
+                    v.get(..8)
+                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                        .is_none_or(|b| u64::from_le_bytes(b).saturating_add(window_life) < now)
+                })?;
+            }
+            Ok(n)
+        })
     }
 
     /// `sipedge ctl subscriber ...`: credentials in the store (HA1 values for the configured

@@ -562,3 +562,35 @@ fn corrupt_values_are_decode_errors() {
     assert!(s.expire_bans(0).is_err());
     assert!(s.unban("192.0.2.1").unwrap());
 }
+
+#[test]
+fn counters_can_be_expired_by_prefix_and_value() {
+    let (_d, s) = open();
+    s.incr(b"nc/0001", 3).unwrap();
+    s.incr(b"nc/0002", 4).unwrap();
+    s.incr(b"other", 5).unwrap();
+    s.write(|w| w.incr_window(b"flood/1.2.3.4", 100, 7))
+        .unwrap();
+    s.write(|w| w.incr_window(b"flood/5.6.7.8", 900, 7))
+        .unwrap();
+    let n = s
+        .write(|w| {
+            let a = w.delete_counters_where(b"nc/", |k, _| k.ends_with(b"1"))?;
+            let b = w.delete_counters_where(b"flood/", |_, v| {
+                v.get(..8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .is_some_and(|b| u64::from_le_bytes(b) < 500)
+            })?;
+            Ok(a + b)
+        })
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(s.get_counter(b"nc/0001").unwrap(), 0);
+    assert_eq!(s.get_counter(b"nc/0002").unwrap(), 4);
+    assert_eq!(s.get_counter(b"other").unwrap(), 5);
+    assert_eq!(
+        s.read(|r| r.get_window(b"flood/5.6.7.8")).unwrap(),
+        Some((900, 7))
+    );
+    assert_eq!(s.read(|r| r.get_window(b"flood/1.2.3.4")).unwrap(), None);
+}

@@ -770,6 +770,20 @@ impl Writer<'_> {
         Ok(count)
     }
 
+    /// Deletes the counters under `prefix` that `stale(key, value)` picks: the expiry of
+    /// per-nonce and per-window counters, which would otherwise pile up.
+    pub fn delete_counters_where(
+        &mut self,
+        prefix: &[u8],
+        mut stale: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<usize, StoreError> {
+        let db = self.t.counters;
+        let keys = self
+            .view()
+            .keys_where(COUNTERS, db, prefix, |k, v| Ok(stale(k, v)))?;
+        self.del_keys(COUNTERS, db, &keys)
+    }
+
     // --- bans ---
 
     /// Inserts or replaces the ban of `b.ip`.
