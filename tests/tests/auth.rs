@@ -222,6 +222,19 @@ fn sha256_and_md5_wrong_password_replay_and_stale() {
     assert_eq!(status_of(r.as_bytes()), Some(407), "{r}");
     assert_eq!(header(&r, "Proxy-Authenticate:").len(), 2, "{r}");
 
+    // With credentials (a fresh nc each, several Call-IDs so that both workers own some),
+    // the INVITE goes through to the registered trunk: 100 Trying, not another 407.
+    let nonce = param(header(&r, "Proxy-Authenticate:")[1], "nonce").unwrap();
+    let uri = "sip:trunk@127.0.0.1:25301";
+    let ha1 = auth::ha1(Alg::Md5, "alice", REALM, "wonderland");
+    for i in 1..=6u32 {
+        let nc = format!("{i:08x}");
+        let resp = auth::response(Alg::Md5, &ha1, &nonce, &nc, "c0ffee", "INVITE", uri);
+        let inv = format!("INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKok{i};rport\r\nMax-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=i{i}\r\nTo: <sip:trunk@127.0.0.1>\r\nCall-ID: inv-ok-{i}\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{me}>\r\nProxy-Authorization: Digest username=\"alice\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm=MD5, qop=auth, nc={nc}, cnonce=\"c0ffee\"\r\nContent-Length: 0\r\n\r\n");
+        let r = exchange(&p, s.addr, inv.as_bytes(), Duration::from_secs(2)).unwrap();
+        assert_eq!(status_of(&r), Some(100), "{}", String::from_utf8_lossy(&r));
+    }
+
     let (_, list) = ctl(&s.config, &["subscriber", "list"]);
     assert_eq!(list.trim(), "alice@edge.test");
 }

@@ -855,6 +855,8 @@ impl Proxy {
                 self.reg_reply = Some(r);
                 Err((REGISTERED, Reason::new("")))
             }
+            // The owner authenticates (a nonce-count is accepted once): not here.
+            Decision::Lookup { .. } if self.local_only => Err((NEEDS_OWNER, Reason::new(""))),
             Decision::Lookup { authenticate, .. } => {
                 if authenticate {
                     self.authenticate(msg, src)?;
