@@ -235,6 +235,63 @@ fn sha256_and_md5_wrong_password_replay_and_stale() {
         assert_eq!(status_of(&r), Some(100), "{}", String::from_utf8_lossy(&r));
     }
 
+    // The trunk answers the last one; the caller's ACK (no Route: a UA that ignores
+    // Record-Route, and no credentials: ACKs are never challenged) reaches the trunk.
+    let _ = t.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = vec![0u8; 65536];
+    let mut last_invite = String::new();
+    while let Ok((n, _)) = t.recv_from(&mut buf) {
+        let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if m.contains("Call-ID: inv-ok-6") && m.starts_with("INVITE ") {
+            last_invite = m;
+            break;
+        }
+    }
+    assert!(
+        !last_invite.is_empty(),
+        "the trunk never got the authenticated INVITE"
+    );
+    let mut ok = String::from("SIP/2.0 200 OK\r\n");
+    for line in last_invite.split("\r\n") {
+        let l = line.to_ascii_lowercase();
+        if l.starts_with("via:")
+            || l.starts_with("from:")
+            || l.starts_with("call-id:")
+            || l.starts_with("cseq:")
+            || l.starts_with("record-route:")
+        {
+            ok.push_str(line);
+            ok.push_str("\r\n");
+        } else if l.starts_with("to:") {
+            ok.push_str(line);
+            ok.push_str(";tag=tr1\r\n");
+        }
+    }
+    ok.push_str(&format!(
+        "Contact: <sip:trunk@{}>\r\nContent-Length: 0\r\n\r\n",
+        t.local_addr().unwrap()
+    ));
+    t.send_to(ok.as_bytes(), s.addr).unwrap();
+    let _ = p.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut got_200 = false;
+    while let Ok((n, _)) = p.recv_from(&mut buf) {
+        if String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200") {
+            got_200 = true;
+            break;
+        }
+    }
+    assert!(got_200, "the caller got no 200");
+    let ack = format!("ACK {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKack6;rport\r\nMax-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=i6\r\nTo: <sip:trunk@127.0.0.1>;tag=tr1\r\nCall-ID: inv-ok-6\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n");
+    p.send_to(ack.as_bytes(), s.addr).unwrap();
+    let mut got_ack = false;
+    while let Ok((n, _)) = t.recv_from(&mut buf) {
+        if String::from_utf8_lossy(&buf[..n]).starts_with("ACK ") {
+            got_ack = true;
+            break;
+        }
+    }
+    assert!(got_ack, "the ACK did not reach the trunk");
+
     let (_, list) = ctl(&s.config, &["subscriber", "list"]);
     assert_eq!(list.trim(), "alice@edge.test");
 }

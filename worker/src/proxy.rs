@@ -375,6 +375,10 @@ impl Proxy {
         msg: &Message<'_, '_>,
         src: SocketAddr,
     ) -> Result<(), (u16, Reason)> {
+        // ACK and CANCEL cannot be challenged (RFC 3261 §22.1): they follow their INVITE.
+        if matches!(msg.method(), Some(Method::Ack | Method::Cancel)) {
+            return Ok(());
+        }
         let Some(store) = &self.store else {
             return Err((500, Reason::new("Credential Store Unavailable")));
         };
