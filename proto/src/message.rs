@@ -130,6 +130,7 @@ impl<'b, 'h> Message<'b, 'h> {
     /// Leading CRLFs are skipped (RFC 3261 §7.5). Bytes after the body that Content-Length
     /// announces are ignored and are not part of the message (RFC 4475 dblreq). Without
     /// Content-Length the body runs to the end of `buf` (allowed on UDP, §18.3).
+    #[inline]
     pub fn parse(
         buf: &'b [u8],
         slots: &'h mut [Header<'b>],
