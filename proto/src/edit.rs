@@ -207,6 +207,34 @@ impl<'m, 'b, 'h> Editor<'m, 'b, 'h> {
         self.remove_first_value(HeaderKind::Route)
     }
 
+    /// Remove the first `n` Route values, across header lines (a proxy that recorded two
+    /// routes, one per listener, pops both).
+    pub fn pop_routes(&mut self, n: usize) -> Result<(), EditError> {
+        let msg = self.msg;
+        let mut left = n;
+        for h in msg.headers_of(HeaderKind::Route) {
+            if left == 0 {
+                break;
+            }
+            let count = split_list(h.value).count();
+            if count <= left {
+                self.edits.delete(h.span.range());
+                left -= count;
+            } else {
+                let first = split_list(h.value).next().ok_or(EditError::NotFound)?;
+                let keep = split_list(h.value).nth(left).ok_or(EditError::NotFound)?;
+                let a = msg.offset_of(first).ok_or(EditError::OutOfRange)?;
+                let b = msg.offset_of(keep).ok_or(EditError::OutOfRange)?;
+                self.edits.delete(a.start..b.start);
+                left = 0;
+            }
+        }
+        if left > 0 {
+            return Err(EditError::NotFound);
+        }
+        Ok(())
+    }
+
     /// Remove the first value of the first header of `kind`: the whole line when it holds one
     /// value, else the value and its comma.
     pub fn remove_first_value(&mut self, kind: HeaderKind) -> Result<(), EditError> {
@@ -329,6 +357,38 @@ impl core::fmt::Write for NumText {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn pop_routes_across_lines() {
+        let m = b"BYE sip:a@b SIP/2.0\r\nRoute: <sip:p1;lr>, <sip:p2;lr>\r\nRoute: <sip:p3;lr>, <sip:p4;lr>\r\nContent-Length: 0\r\n\r\n";
+        for (n, want) in [
+            (
+                1,
+                "Route: <sip:p2;lr>\r\nRoute: <sip:p3;lr>, <sip:p4;lr>\r\n",
+            ),
+            (2, "Route: <sip:p3;lr>, <sip:p4;lr>\r\n"),
+            (3, "Route: <sip:p4;lr>\r\n"),
+        ] {
+            let mut h = [crate::EMPTY_HEADER; 8];
+            let msg = Message::parse(m, &mut h, &crate::Limits::DEFAULT).unwrap();
+            let mut edits = Edits::new();
+            let mut ed = Editor::new(&msg, &mut edits);
+            ed.pop_routes(n).unwrap();
+            let mut out = Vec::new();
+            ed.finish(&mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(
+                text,
+                format!("BYE sip:a@b SIP/2.0\r\n{want}Content-Length: 0\r\n\r\n"),
+                "{n}"
+            );
+        }
+        let mut h = [crate::EMPTY_HEADER; 8];
+        let msg = Message::parse(m, &mut h, &crate::Limits::DEFAULT).unwrap();
+        let mut edits = Edits::new();
+        assert!(Editor::new(&msg, &mut edits).pop_routes(5).is_err());
+    }
+
     use super::*;
     use crate::message::{Limits, EMPTY_HEADER};
 

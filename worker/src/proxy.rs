@@ -699,7 +699,8 @@ impl Proxy {
         msg: &Message<'_, '_>,
         to_us: bool,
     ) -> Result<Target, (u16, Reason)> {
-        let mut pop_route = false;
+        // Our own Route values on top (one, or two when we recorded one per listener).
+        let mut pop_route = 0usize;
         let mut new_ruri: Option<Vec<u8>> = None;
         let mut routes = msg.routes().filter_map(Result::ok);
         let first = routes.next();
@@ -714,7 +715,7 @@ impl Proxy {
                 // Dropping the last Route value is done when the request is rebuilt.
                 return Ok(Target {
                     dest: uri_dest(&last.uri).ok_or((404, Reason::new("Not Found")))?,
-                    pop_route: false,
+                    pop_route: 0,
                     strict_fix: true,
                     new_ruri,
                     record_route: false,
@@ -725,11 +726,12 @@ impl Proxy {
             }
         }
         let mut next_route = first;
-        if let Some(r) = &first {
-            if self.is_local_uri(&r.uri) {
-                pop_route = true;
-                next_route = routes.next();
+        while let Some(r) = &next_route {
+            if !self.is_local_uri(&r.uri) || pop_route >= 2 {
+                break;
             }
+            pop_route += 1;
+            next_route = routes.next();
         }
         if let Some(r) = next_route {
             let dest = uri_dest(&r.uri).ok_or((404, Reason::new("Not Found")))?;
@@ -957,7 +959,7 @@ impl Proxy {
         // Build the forwarded request once; failover copies it with a new branch.
         let out_listener = self.listener_for(listener, target.dest);
         let mut bytes = Vec::with_capacity(msg.as_bytes().len() + 256);
-        let unique_at = self.build_forward(msg, out_listener, &target, &mut bytes);
+        let unique_at = self.build_forward(msg, listener, out_listener, &target, &mut bytes);
         let Some(unique_at) = unique_at else {
             self.server_fail(sid, 500, "Server Internal Error", now, out);
             return;
@@ -991,7 +993,9 @@ impl Proxy {
             };
             let out_listener = self.listener_for(listener, *dest);
             let mut bytes = Vec::with_capacity(msg.as_bytes().len() + 256);
-            if let Some(unique_at) = self.build_forward(msg, out_listener, &branch, &mut bytes) {
+            if let Some(unique_at) =
+                self.build_forward(msg, listener, out_listener, &branch, &mut bytes)
+            {
                 let (send_sock, _) = self.client_side(out_listener);
                 self.start_client(
                     sid, send_sock, *dest, bytes, unique_at, None, invite, now, out,
@@ -1019,6 +1023,7 @@ impl Proxy {
     fn build_forward(
         &mut self,
         msg: &Message<'_, '_>,
+        in_listener: usize,
         out_listener: usize,
         target: &Target,
         bytes: &mut Vec<u8>,
@@ -1049,8 +1054,8 @@ impl Proxy {
         ed.push_via(&via);
         let mf = msg.max_forwards().map_or(70, |m| m.saturating_sub(1));
         ed.set_max_forwards(mf).ok()?;
-        if target.pop_route {
-            ed.pop_route().ok()?;
+        if target.pop_route > 0 {
+            ed.pop_routes(target.pop_route).ok()?;
         }
         if target.strict_fix {
             // Drop the last Route value: it became the Request-URI.
@@ -1074,11 +1079,23 @@ impl Proxy {
             ed.add_header_top(b"Path", &path);
         }
         let mut rr = Vec::new();
+        let mut rr_in = Vec::new();
         if target.record_route {
             rr.extend_from_slice(b"<sip:");
             rr.extend_from_slice(hostport.as_bytes());
             rr.extend_from_slice(b";lr>");
             ed.add_record_route(&rr);
+            // The two legs use different listeners (e.g. IPv4 and IPv6): a second
+            // Record-Route, so that each side's route set names the address it can reach
+            // (the outgoing one on top, for the next hop; the incoming one for the caller).
+            if in_listener != out_listener {
+                if let Some(l) = self.cfg.listeners.get(in_listener) {
+                    rr_in.extend_from_slice(b"<sip:");
+                    rr_in.extend_from_slice(l.hostport.as_bytes());
+                    rr_in.extend_from_slice(b";lr>");
+                    ed.add_record_route(&rr_in);
+                }
+            }
         }
         ed.finish(bytes).ok()?;
         let _ = (unique_rel, branch_len);
@@ -1252,7 +1269,7 @@ impl Proxy {
         if ed.set_max_forwards(mf).is_err() {
             return;
         }
-        if target.pop_route && ed.pop_route().is_err() {
+        if target.pop_route > 0 && ed.pop_routes(target.pop_route).is_err() {
             return;
         }
         if let Some(u) = &target.new_ruri {
@@ -2016,7 +2033,8 @@ impl Proxy {
 #[derive(Debug)]
 struct Target {
     dest: SocketAddr,
-    pop_route: bool,
+    /// How many of our own Route values to pop.
+    pop_route: usize,
     strict_fix: bool,
     new_ruri: Option<Vec<u8>>,
     record_route: bool,

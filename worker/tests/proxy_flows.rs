@@ -101,7 +101,11 @@ dispatch = "core"
 
 impl Harness {
     fn new() -> Harness {
-        let (cfg, ds) = proxy::build(&config("")).unwrap();
+        Harness::with(config(""))
+    }
+
+    fn with(config: Config) -> Harness {
+        let (cfg, ds) = proxy::build(&config).unwrap();
         Harness {
             proxy: Proxy::new(cfg, ds, 0),
             now: Instant::now(),
@@ -447,4 +451,70 @@ fn loops_and_max_forwards() {
     let mf0 = invite("z9hG4bKm0").replace("Max-Forwards: 70", "Max-Forwards: 0");
     let sent = h.feed(UA, &mf0);
     assert!(sent[0].start().starts_with("SIP/2.0 483"));
+}
+
+#[test]
+fn legs_on_different_listeners_get_two_record_routes_and_both_are_popped() {
+    // Phones on IPv4, the core on IPv6: the INVITE leaves by the IPv6 listener.
+    let text = r#"
+[[listen]]
+name = "v4"
+address = "127.0.0.1:5060"
+[[listen]]
+name = "v6"
+address = "[::1]:5060"
+[[dispatcher]]
+name = "core"
+destinations = [{ uri = "sip:[::1]:5080" }]
+[dispatcher.probe]
+interval = 0
+[[route]]
+name = "to-core"
+dispatch = "core"
+"#;
+    let mut h = Harness::with(Config::from_str(text, Path::new("t.toml")).unwrap());
+    let sent = h.feed(UA, &invite("z9hG4bKv6"));
+    let fwd = sent
+        .iter()
+        .find(|s| s.start().starts_with("INVITE"))
+        .unwrap();
+    assert_eq!(fwd.dest.to_string(), "[::1]:5080");
+    let rrs: Vec<&str> = fwd
+        .text
+        .lines()
+        .filter(|l| l.starts_with("Record-Route:"))
+        .collect();
+    // The core's side on top, the caller's side below it.
+    assert_eq!(
+        rrs,
+        [
+            "Record-Route: <sip:[::1]:5060;lr>",
+            "Record-Route: <sip:127.0.0.1:5060;lr>"
+        ],
+        "{}",
+        fwd.text
+    );
+    assert!(
+        fwd.text.contains("Via: SIP/2.0/UDP [::1]:5060;branch="),
+        "{}",
+        fwd.text
+    );
+
+    // The caller's BYE carries both routes (its route set: the RRs reversed): both are ours
+    // and both are popped; it goes to the callee's Contact.
+    let bye = "BYE sip:core@[::1]:5080 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKbye6;rport
+Route: <sip:127.0.0.1:5060;lr>, <sip:[::1]:5060;lr>
+Max-Forwards: 70
+From: <sip:alice@example.com>;tag=a1
+To: <sip:bob@127.0.0.1:5060>;tag=b6
+Call-ID: call-z9hG4bKv6
+CSeq: 2 BYE
+Content-Length: 0
+
+";
+    let sent = h.feed(UA, bye);
+    let fwd = sent.iter().find(|s| s.start().starts_with("BYE")).unwrap();
+    assert_eq!(fwd.dest.to_string(), "[::1]:5080");
+    assert!(!fwd.text.contains("Route:"), "{}", fwd.text);
 }
