@@ -56,12 +56,24 @@ fn scanners_get_no_answer() {
 
 #[test]
 fn a_flood_is_banned_within_two_seconds_while_calls_from_elsewhere_go_on() {
+    let hook = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/e2e/sec-flood/hook.sh");
     let s = start(
         "sec-flood",
         25402,
-        "flood_limit = 300\nflood_window = 2\nban_seconds = 60\ntrusted = [\"127.0.0.1\"]",
+        &format!(
+            "flood_limit = 300\nflood_window = 2\nban_seconds = 60\ntrusted = [\"127.0.0.1\"]\nban_hook = \"{}\"",
+            hook.display()
+        ),
     );
     let dir = s.config.parent().unwrap().to_path_buf();
+    // The ban hook: records its arguments.
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\necho \"$@\" >> {}/hook.log\n", dir.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     // Honest traffic from 127.0.0.1 (trusted here): stateless INVITE/404/ACK calls.
     let honest = {
         let dir = dir.clone();
@@ -119,6 +131,15 @@ fn a_flood_is_banned_within_two_seconds_while_calls_from_elsewhere_go_on() {
     assert!(s
         .log_text()
         .contains("sipedge ban: source 127.0.0.5 banned for 60 s: flood"));
+    let t = Instant::now();
+    while !dir.join("hook.log").exists() && t.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let hooked = std::fs::read_to_string(dir.join("hook.log")).unwrap_or_default();
+    assert!(
+        hooked.starts_with("127.0.0.5 60 flood: "),
+        "ban hook got {hooked:?}"
+    );
 
     let r = honest.join().unwrap();
     assert_eq!(r.status, Some(0), "{r:?}");

@@ -23,6 +23,10 @@ pub struct Guard {
     banned: HashSet<IpAddr>,
     /// Bans decided here, written at the next tick.
     pending: Vec<(IpAddr, String)>,
+    /// Command run on every new ban (address, seconds, reason).
+    hook: String,
+    /// Hook processes not reaped yet.
+    children: Vec<std::process::Child>,
 }
 
 impl Guard {
@@ -41,20 +45,24 @@ impl Guard {
             counts: HashMap::new(),
             banned: HashSet::new(),
             pending: Vec::new(),
+            hook: s.ban_hook.clone(),
+            children: Vec::new(),
         }
     }
 
     /// Take a reloaded configuration; counts and bans carry over.
     pub fn reconfigure(&mut self, new: Guard) {
-        let (counts, banned, pending) = (
+        let (counts, banned, pending, children) = (
             std::mem::take(&mut self.counts),
             std::mem::take(&mut self.banned),
             std::mem::take(&mut self.pending),
+            std::mem::take(&mut self.children),
         );
         *self = Guard {
             counts,
             banned,
             pending,
+            children,
             ..new
         };
     }
@@ -113,7 +121,12 @@ impl Guard {
                     }
                     let key = format!("flood/{ip}");
                     let total = w.incr_window(key.as_bytes(), window_start, *n)?;
-                    if total > limit && !self.banned.contains(ip) {
+                    // Write transactions are serialised: a ban another worker just wrote is seen
+                    // here, so each flood is banned (and logged, and hooked) once.
+                    if total > limit
+                        && !self.banned.contains(ip)
+                        && !w.is_banned(&ip.to_string(), now)?
+                    {
                         new_bans
                             .push((*ip, format!("flood: {total} requests in {} s", self.window)));
                     }
@@ -140,7 +153,28 @@ impl Guard {
                 self.ban_seconds
             );
             self.banned.insert(*ip);
+            if !self.hook.is_empty() {
+                // Not waited for: a slow hook must not stall the event loop; finished ones
+                // are reaped at the next ticks.
+                let spawned = std::process::Command::new(&self.hook)
+                    .arg(ip.to_string())
+                    .arg(self.ban_seconds.to_string())
+                    .arg(reason)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn();
+                match spawned {
+                    Ok(child) => self.children.push(child),
+                    Err(e) => {
+                        tracing::warn!(error = %e, hook = %self.hook, "ban hook did not start")
+                    }
+                }
+            }
         }
+        // Reap hooks that finished.
+        self.children
+            .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
         match store.list_bans(100_000) {
             Ok(bans) => {
                 self.banned = bans

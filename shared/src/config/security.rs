@@ -13,6 +13,9 @@
 //! ban_seconds = 300
 //! # Addresses never banned (the core, carrier trunks): CIDRs.
 //! trusted = ["10.0.0.0/8"]
+//! # Run on every new ban, with the address, the seconds and the reason as arguments
+//! # (not waited for; e.g. a script that calls a webhook or updates a firewall).
+//! ban_hook = "/usr/local/bin/sipedge-ban-hook"
 //! ```
 
 use serde::Deserialize;
@@ -28,6 +31,7 @@ pub struct Security {
     pub flood_window: u64,
     pub ban_seconds: u64,
     pub trusted: Vec<String>,
+    pub ban_hook: String,
 }
 
 impl Default for Security {
@@ -52,6 +56,7 @@ impl Default for Security {
             flood_window: 2,
             ban_seconds: 300,
             trusted: Vec::new(),
+            ban_hook: String::new(),
         }
     }
 }
@@ -90,6 +95,12 @@ pub fn validate(s: &Security, err: &ErrFn<'_>) -> Result<(), ConfigError> {
                 format!("{c:?} is not an address or CIDR"),
             ));
         }
+    }
+    if !s.ban_hook.is_empty() && !std::path::Path::new(&s.ban_hook).is_absolute() {
+        return Err(err(
+            "security.ban_hook".into(),
+            format!("{:?} is not an absolute path", s.ban_hook),
+        ));
     }
     Ok(())
 }
