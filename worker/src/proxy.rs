@@ -293,6 +293,51 @@ impl Proxy {
         self.store.as_ref()
     }
 
+    /// A value unique to this worker's lifetime, unpredictable from outside (branches,
+    /// tags, nonces).
+    fn next_unique(&mut self) -> u64 {
+        self.counter = self.counter.wrapping_add(1);
+        self.salt ^ self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    /// Send an OPTIONS of our own (dispatcher probe, NAT keep-alive) to `dest` with
+    /// Request-URI `uri`; returns its branch, by which the answer is recognised.
+    fn send_options(
+        &mut self,
+        dest: SocketAddr,
+        uri: &str,
+        from_uri: Option<&str>,
+        out: &mut Sends,
+    ) -> Box<[u8]> {
+        let listener = self.listener_for(0, dest);
+        let hostport = self
+            .cfg
+            .listeners
+            .get(listener)
+            .map_or(String::new(), |l| l.hostport.clone());
+        let unique = self.next_unique();
+        let mut branch = Vec::with_capacity(BRANCH_LEN);
+        steering::write_branch_prefix(self.slot, &mut branch);
+        write_hex(0, &mut branch);
+        branch.push(b'.');
+        write_hex(unique, &mut branch);
+        let from = from_uri.map_or_else(|| format!("sip:sipedge@{hostport}"), str::to_string);
+        let user_agent =
+            String::from_utf8_lossy(&self.cfg.ctx.server_line).replace("Server:", "User-Agent:");
+        let mut req = Vec::with_capacity(400);
+        let _ = write!(
+            req,
+            "OPTIONS {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {hostport};branch="
+        );
+        req.extend_from_slice(&branch);
+        let _ = write!(
+            req,
+            "\r\nMax-Forwards: 70\r\nFrom: <{from}>;tag={unique:x}\r\nTo: <{uri}>\r\nCall-ID: {unique:x}-options@sipedge\r\nCSeq: 1 OPTIONS\r\n{user_agent}\r\nContent-Length: 0\r\n\r\n"
+        );
+        out.push(listener, dest, &req);
+        branch.into_boxed_slice()
+    }
+
     /// Transactions not yet finished (a draining worker waits for 0).
     pub fn in_flight(&self) -> usize {
         let servers = self
@@ -379,6 +424,8 @@ impl Proxy {
         if matches!(msg.method(), Some(Method::Ack | Method::Cancel)) {
             return Ok(());
         }
+        // For the nonce of a challenge, if one is sent.
+        let unique = self.next_unique();
         let Some(store) = &self.store else {
             return Err((500, Reason::new("Credential Store Unavailable")));
         };
@@ -403,8 +450,6 @@ impl Proxy {
             auth::Verdict::Challenge { stale, why } => {
                 shared::metrics::add(&mut self.stats.auth, why, 1);
                 let proxy = msg.method() != Some(Method::Register);
-                self.counter = self.counter.wrapping_add(1);
-                let unique = self.salt ^ self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
                 let headers = auth::challenge(&self.cfg.auth, secret, proxy, stale, now, unique);
                 self.reg_reply = Some(RegReply {
                     status: if proxy { 407 } else { 401 },
@@ -959,11 +1004,13 @@ impl Proxy {
         // Build the forwarded request once; failover copies it with a new branch.
         let out_listener = self.listener_for(listener, target.dest);
         let mut bytes = Vec::with_capacity(msg.as_bytes().len() + 256);
-        let unique_at = self.build_forward(msg, listener, out_listener, &target, &mut bytes);
-        let Some(unique_at) = unique_at else {
+        if self
+            .build_forward(msg, listener, out_listener, &target, &mut bytes)
+            .is_none()
+        {
             self.server_fail(sid, 500, "Server Internal Error", now, out);
             return;
-        };
+        }
         let dest_idx = target.dispatch.tried.first().copied();
         self.stats.forwarded_requests += 1;
         let (send_sock, _) = self.client_side(out_listener);
@@ -972,7 +1019,6 @@ impl Proxy {
             send_sock,
             target.dest,
             bytes,
-            unique_at,
             dest_idx,
             invite,
             now,
@@ -993,13 +1039,9 @@ impl Proxy {
             };
             let out_listener = self.listener_for(listener, *dest);
             let mut bytes = Vec::with_capacity(msg.as_bytes().len() + 256);
-            if let Some(unique_at) =
-                self.build_forward(msg, listener, out_listener, &branch, &mut bytes)
-            {
+            if let Some(()) = self.build_forward(msg, listener, out_listener, &branch, &mut bytes) {
                 let (send_sock, _) = self.client_side(out_listener);
-                self.start_client(
-                    sid, send_sock, *dest, bytes, unique_at, None, invite, now, out,
-                );
+                self.start_client(sid, send_sock, *dest, bytes, None, invite, now, out);
             }
         }
     }
@@ -1019,7 +1061,7 @@ impl Proxy {
         }
     }
 
-    /// Write the forwarded request; returns the offset of the unique part of our branch.
+    /// Write the forwarded request (None: the message could not be edited).
     fn build_forward(
         &mut self,
         msg: &Message<'_, '_>,
@@ -1027,7 +1069,7 @@ impl Proxy {
         out_listener: usize,
         target: &Target,
         bytes: &mut Vec<u8>,
-    ) -> Option<usize> {
+    ) -> Option<()> {
         let hostport = self
             .cfg
             .listeners
@@ -1036,19 +1078,15 @@ impl Proxy {
             .to_string();
         let (_, via_hostport) = self.client_side(out_listener);
         let loop_h = loop_hash(msg);
-        self.counter = self.counter.wrapping_add(1);
-        let unique = self.salt ^ self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let unique = self.next_unique();
         let mut via = Vec::with_capacity(96);
         via.extend_from_slice(b"SIP/2.0/UDP ");
         via.extend_from_slice(via_hostport.as_bytes());
         via.extend_from_slice(b";branch=");
-        let branch_start = via.len();
         steering::write_branch_prefix(self.slot, &mut via);
         write_hex(loop_h, &mut via);
         via.push(b'.');
-        let unique_rel = via.len() - branch_start;
         write_hex(unique, &mut via);
-        let branch_len = via.len() - branch_start;
 
         let mut ed = Editor::new(msg, &mut self.edits);
         ed.push_via(&via);
@@ -1097,9 +1135,7 @@ impl Proxy {
                 }
             }
         }
-        ed.finish(bytes).ok()?;
-        let _ = (unique_rel, branch_len);
-        find_unique(bytes)
+        ed.finish(bytes).ok()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1109,22 +1145,16 @@ impl Proxy {
         listener: usize,
         dest: SocketAddr,
         bytes: Vec<u8>,
-        unique_at: usize,
         dest_idx: Option<usize>,
         invite: bool,
         now: Instant,
         out: &mut Sends,
     ) {
-        let _ = unique_at;
         let branch = our_branch(&bytes).unwrap_or_default();
-        let method: &[u8] = if invite {
-            b"INVITE"
-        } else {
-            self.servers
-                .get(sid)
-                .and_then(|s| method_of(&s.request))
-                .unwrap_or(b"")
-        };
+        // The forwarded request starts with its method (the parser checked it equals CSeq's).
+        let method = memchr::memchr(b' ', &bytes)
+            .and_then(|sp| bytes.get(..sp))
+            .unwrap_or_default();
         let mut key = Vec::with_capacity(branch.len() + 16);
         client_key(branch, method, &mut key);
         out.push(listener, dest, &bytes);
@@ -1567,8 +1597,7 @@ impl Proxy {
         let Some(unique_at) = find_unique(&bytes) else {
             return false;
         };
-        self.counter = self.counter.wrapping_add(1);
-        let unique = self.salt ^ self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let unique = self.next_unique();
         let mut hex = Vec::with_capacity(UNIQUE_LEN);
         write_hex(unique, &mut hex);
         if let Some(dst) = bytes.get_mut(unique_at..unique_at + UNIQUE_LEN) {
@@ -1579,17 +1608,7 @@ impl Proxy {
         }
         self.stats.failovers += 1;
         tracing::info!(set, destination = %dest, "failing over to the next destination");
-        self.start_client(
-            sid,
-            listener,
-            dest,
-            bytes,
-            unique_at,
-            Some(next),
-            invite,
-            now,
-            out,
-        );
+        self.start_client(sid, listener, dest, bytes, Some(next), invite, now, out);
         true
     }
 
@@ -1781,35 +1800,9 @@ impl Proxy {
             let Some(probe) = self.dispatcher.set(set).map(|s| s.probe.clone()) else {
                 continue;
             };
-            let listener = self.listener_for(0, addr);
-            let hostport = self
-                .cfg
-                .listeners
-                .get(listener)
-                .map_or(String::new(), |l| l.hostport.clone());
-            self.counter = self.counter.wrapping_add(1);
-            let unique = self.salt ^ self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            let mut branch = Vec::with_capacity(BRANCH_LEN);
-            steering::write_branch_prefix(self.slot, &mut branch);
-            write_hex(0, &mut branch);
-            branch.push(b'.');
-            write_hex(unique, &mut branch);
-            let mut req = Vec::with_capacity(400);
-            let _ = write!(
-                req,
-                "OPTIONS {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {hostport};branch="
-            );
-            req.extend_from_slice(&branch);
-            let _ = write!(
-                req,
-                "\r\nMax-Forwards: 70\r\nFrom: <{}>;tag={unique:x}\r\nTo: <{uri}>\r\nCall-ID: {unique:x}-probe@sipedge\r\nCSeq: 1 OPTIONS\r\n{}\r\nContent-Length: 0\r\n\r\n",
-                probe.from_uri,
-                String::from_utf8_lossy(&self.cfg.ctx.server_line).replace("Server:", "User-Agent:")
-            );
-            out.push(listener, addr, &req);
+            let branch = self.send_options(addr, &uri, Some(&probe.from_uri), out);
             let deadline = now + Duration::from_millis(probe.timeout_ms);
-            self.probes
-                .insert(branch.into_boxed_slice(), (set, dest, deadline));
+            self.probes.insert(branch, (set, dest, deadline));
         }
     }
 
@@ -1864,8 +1857,6 @@ impl Proxy {
         };
         let unix = unix_now();
         let workers = workers.max(1) as u64;
-        let server =
-            String::from_utf8_lossy(&self.cfg.ctx.server_line).replace("Server:", "User-Agent:");
         for b in bindings {
             if b.flags & registrar::FLAG_NAT == 0 || b.expires_at <= unix {
                 continue;
@@ -1877,36 +1868,10 @@ impl Proxy {
             let Some(dest) = registrar::binding_target(&b) else {
                 continue;
             };
-            let listener = self.listener_for(0, dest);
-            let hostport = self
-                .cfg
-                .listeners
-                .get(listener)
-                .map_or(String::new(), |l| l.hostport.clone());
-            self.counter = self.counter.wrapping_add(1);
-            let unique = self.salt ^ self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            let mut branch = Vec::with_capacity(BRANCH_LEN);
-            steering::write_branch_prefix(self.slot, &mut branch);
-            write_hex(0, &mut branch);
-            branch.push(b'.');
-            write_hex(unique, &mut branch);
-            let mut req = Vec::with_capacity(400);
-            let _ = write!(
-                req,
-                "OPTIONS {} SIP/2.0\r\nVia: SIP/2.0/UDP {hostport};branch=",
-                b.contact
-            );
-            req.extend_from_slice(&branch);
-            let _ = write!(
-                req,
-                "\r\nMax-Forwards: 70\r\nFrom: <sip:keepalive@{hostport}>;tag={unique:x}\r\nTo: <{}>\r\nCall-ID: {unique:x}-ka@sipedge\r\nCSeq: 1 OPTIONS\r\n{server}\r\nContent-Length: 0\r\n\r\n",
-                b.contact
-            );
-            out.push(listener, dest, &req);
+            let branch = self.send_options(dest, &b.contact, None, out);
             // Unanswered by the next round: a miss.
             let deadline = now + Duration::from_secs(interval.min(10));
-            self.keepalives
-                .insert(branch.into_boxed_slice(), (b.aor, b.contact, deadline));
+            self.keepalives.insert(branch, (b.aor, b.contact, deadline));
         }
     }
 
@@ -2169,28 +2134,6 @@ fn find_unique(bytes: &[u8]) -> Option<usize> {
 
 fn write_hex(v: u64, out: &mut Vec<u8>) {
     let _ = write!(out, "{v:016x}");
-}
-
-fn method_of(request: &[u8]) -> Option<&'static [u8]> {
-    let sp = memchr::memchr(b' ', request)?;
-    let m = request.get(..sp)?;
-    Some(match Method::from_token(m) {
-        Method::Invite => b"INVITE",
-        Method::Ack => b"ACK",
-        Method::Bye => b"BYE",
-        Method::Cancel => b"CANCEL",
-        Method::Register => b"REGISTER",
-        Method::Options => b"OPTIONS",
-        Method::Info => b"INFO",
-        Method::Update => b"UPDATE",
-        Method::Prack => b"PRACK",
-        Method::Subscribe => b"SUBSCRIBE",
-        Method::Notify => b"NOTIFY",
-        Method::Refer => b"REFER",
-        Method::Message => b"MESSAGE",
-        Method::Publish => b"PUBLISH",
-        Method::Other(_) => return None,
-    })
 }
 
 fn join_values(values: &[&[u8]]) -> Vec<u8> {
