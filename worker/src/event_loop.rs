@@ -467,13 +467,10 @@ impl Worker {
             Control::Reload { generation, config } => {
                 let built = Config::from_str(&config, std::path::Path::new("<reload>"))
                     .map_err(|e| e.to_string())
-                    .and_then(|cfg| proxy::build(&cfg));
+                    .and_then(|cfg| proxy::build(&cfg).map(|b| (cfg, b)));
                 let error = match built {
-                    Ok((pcfg, dispatcher)) => {
-                        if let Ok(cfg) = Config::from_str(&config, std::path::Path::new("<reload>"))
-                        {
-                            self.guard.reconfigure(Guard::from_config(&cfg.security));
-                        }
+                    Ok((cfg, (pcfg, dispatcher))) => {
+                        self.guard.reconfigure(Guard::from_config(&cfg.security));
                         // New routing and timers apply to new transactions; transactions in
                         // flight keep their destinations; destination health carries over.
                         self.proxy.reconfigure(pcfg, dispatcher);
