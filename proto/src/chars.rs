@@ -135,17 +135,17 @@ pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
 /// Parse an unsigned decimal that must fit in `u32`. No sign, no whitespace; leading zeros
 /// are legal ("0009" in RFC 4475 wsinv).
 pub fn parse_u32(s: &[u8]) -> Option<u32> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+    if s.is_empty() {
         return None;
     }
-    let first = s.iter().position(|&b| b != b'0').unwrap_or(s.len());
-    let digits = s.get(first..)?;
-    if digits.len() > 10 {
-        return None;
+    // One pass; past u32::MAX the value stays pinned above it while the digits are checked.
+    let mut v = 0u64;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = (v * 10 + u64::from(b - b'0')).min(1 << 32);
     }
-    let v = digits
-        .iter()
-        .fold(0u64, |v, &b| v * 10 + u64::from(b - b'0'));
     u32::try_from(v).ok()
 }
 

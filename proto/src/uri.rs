@@ -67,50 +67,85 @@ impl<'b> Host<'b> {
 }
 
 /// Parse a host at the cursor: `hostname / IPv4address / IPv6reference`.
+#[inline]
 pub(crate) fn parse_host<'b>(cur: &mut Cursor<'b>) -> Option<Host<'b>> {
-    let start = cur.pos();
-    if cur.eat(b'[') {
-        let inner = cur.take(&IPV6);
-        if !cur.eat(b']') || !inner.contains(&b':') || inner.len() > 45 {
-            return None;
+    let rest = cur.rest();
+    let (len, kind) = match rest.first()? {
+        b'[' => {
+            let start = cur.pos();
+            cur.advance(1);
+            let inner = cur.take(&IPV6);
+            if !cur.eat(b']') || !inner.contains(&b':') || inner.len() > 45 {
+                return None;
+            }
+            return Some(Host {
+                text: cur.since(start),
+                kind: HostKind::Ipv6,
+            });
         }
-        return Some(Host {
-            text: cur.since(start),
-            kind: HostKind::Ipv6,
-        });
-    }
-    let text = cur.take1(&HOST)?;
-    let kind = host_kind(text)?;
+        // A dotted quad that the host characters end right after; anything else that starts
+        // with a digit is checked as a name below (`0001.2.3.4`, `1.2.3.4.5`, `256.1.1.1`).
+        b'0'..=b'9' => match ipv4_len(rest) {
+            Some(n) if !rest.get(n).is_some_and(|&b| chars::is(&HOST, b)) => (n, HostKind::Ipv4),
+            _ => (name_len(rest)?, HostKind::Name),
+        },
+        _ => (name_len(rest)?, HostKind::Name),
+    };
+    let text = rest.get(..len)?;
+    cur.advance(len);
     Some(Host { text, kind })
 }
 
-/// IPv4 (four dot-separated decimal parts up to 255) or a name (labels of the host
-/// characters, not starting with `.` or `-`, no empty label inside), in one pass: this runs
-/// for every URI and Via of every message.
-fn host_kind(text: &[u8]) -> Option<HostKind> {
-    if matches!(text.first(), None | Some(b'.' | b'-')) {
-        return None;
-    }
-    let (mut dots, mut digits, mut part, mut ipv4, mut prev) = (0u32, 0u32, 0u32, true, 0u8);
-    for &b in text {
-        if b == b'.' {
-            if prev == b'.' {
+/// Length of the dotted quad (four decimal parts of 1-3 digits, each up to 255) at the start
+/// of `s`, if there is one.
+#[inline]
+fn ipv4_len(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    for part in 0..4 {
+        if part > 0 {
+            if s.get(i) != Some(&b'.') {
                 return None;
             }
-            ipv4 &= digits > 0 && part <= 255;
-            dots += 1;
-            digits = 0;
-            part = 0;
-        } else if ipv4 && b.is_ascii_digit() && digits < 3 {
-            digits += 1;
-            part = part * 10 + u32::from(b - b'0');
-        } else {
-            ipv4 = false;
+            i += 1;
         }
-        prev = b;
+        let start = i;
+        let mut v = 0u32;
+        while let Some(&d) = s.get(i) {
+            if !d.is_ascii_digit() || i - start == 3 {
+                break;
+            }
+            v = v * 10 + u32::from(d - b'0');
+            i += 1;
+        }
+        if i == start || v > 255 {
+            return None;
+        }
     }
-    ipv4 &= digits > 0 && part <= 255 && dots == 3;
-    Some(if ipv4 { HostKind::Ipv4 } else { HostKind::Name })
+    Some(i)
+}
+
+/// Length of the run of host characters at the start of `s`, provided it is a valid name:
+/// not empty, not starting with `.` or `-`, no empty label inside (`a..b`). One pass, as this
+/// runs for every URI and Via of every message.
+#[inline]
+fn name_len(s: &[u8]) -> Option<usize> {
+    if matches!(s.first(), None | Some(b'.' | b'-')) {
+        return None;
+    }
+    let mut prev_dot = false;
+    for (i, &b) in s.iter().enumerate() {
+        if b == b'.' {
+            if prev_dot {
+                return None;
+            }
+            prev_dot = true;
+        } else if chars::is(&HOST, b) {
+            prev_dot = false;
+        } else {
+            return (i > 0).then_some(i);
+        }
+    }
+    Some(s.len())
 }
 
 /// A parsed URI; all fields borrow from the input.
@@ -135,18 +170,12 @@ impl<'b> Uri<'b> {
     /// Parse exactly `s` as a URI; trailing bytes are an error.
     pub fn parse(s: &'b [u8]) -> Option<Uri<'b>> {
         let mut cur = Cursor::new(s);
-        let scheme_txt = cur.take1(&SCHEME)?;
-        if !scheme_txt.first()?.is_ascii_alphabetic() || !cur.eat(b':') {
-            return None;
-        }
-        let scheme = if scheme_txt.eq_ignore_ascii_case(b"sip") {
+        // `sip:` is by far the most common; the general path below gives the same result.
+        let scheme = if let [b's' | b'S', b'i' | b'I', b'p' | b'P', b':', ..] = s {
+            cur.advance(4);
             Scheme::Sip
-        } else if scheme_txt.eq_ignore_ascii_case(b"sips") {
-            Scheme::Sips
-        } else if scheme_txt.eq_ignore_ascii_case(b"tel") {
-            Scheme::Tel
         } else {
-            Scheme::Other(scheme_txt)
+            Self::scheme(&mut cur)?
         };
         let mut uri = Uri {
             scheme,
@@ -169,6 +198,23 @@ impl<'b> Uri<'b> {
             }
         }
         cur.at_end().then_some(uri)
+    }
+
+    /// `scheme ":"` at the cursor.
+    fn scheme(cur: &mut Cursor<'b>) -> Option<Scheme<'b>> {
+        let scheme_txt = cur.take1(&SCHEME)?;
+        if !scheme_txt.first()?.is_ascii_alphabetic() || !cur.eat(b':') {
+            return None;
+        }
+        Some(if scheme_txt.eq_ignore_ascii_case(b"sip") {
+            Scheme::Sip
+        } else if scheme_txt.eq_ignore_ascii_case(b"sips") {
+            Scheme::Sips
+        } else if scheme_txt.eq_ignore_ascii_case(b"tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other(scheme_txt)
+        })
     }
 
     /// True for `sip:` and `sips:` URIs.
@@ -205,14 +251,24 @@ impl<'b> Uri<'b> {
 }
 
 fn parse_sip<'b>(cur: &mut Cursor<'b>, uri: &mut Uri<'b>) -> Option<()> {
+    // The userinfo is everything before the first `@`. Neither `@` nor `:` is a user
+    // character, so one run of user characters finds the user part and tells whether
+    // there is a userinfo at all, without searching the URI for `@` and `:` separately.
     let rest = cur.rest();
-    if let Some(at) = memchr::memchr(b'@', rest) {
-        let userinfo = rest.get(..at)?;
-        let (user, password) = match memchr::memchr(b':', userinfo) {
-            Some(c) => (userinfo.get(..c)?, Some(userinfo.get(c + 1..)?)),
-            None => (userinfo, None),
-        };
-        if !chars::all(&URI_USER, user) || !valid_escapes(user) {
+    let run = chars::run(&URI_USER, rest);
+    let userinfo = match rest.get(run) {
+        Some(b'@') => Some((run, None, run)),
+        Some(b':') => {
+            let after = rest.get(run + 1..)?;
+            memchr::memchr(b'@', after).map(|at| (run, after.get(..at), run + 1 + at))
+        }
+        // A `@` further on would put this byte into the user part: not a user character.
+        Some(_) if memchr::memchr(b'@', rest.get(run..)?).is_some() => return None,
+        _ => None,
+    };
+    if let Some((user_len, password, at)) = userinfo {
+        let user = rest.get(..user_len)?;
+        if user.is_empty() || !valid_escapes(user) {
             return None;
         }
         if let Some(p) = password {
@@ -252,13 +308,15 @@ fn uri_params<'b>(cur: &mut Cursor<'b>) -> Option<&'b [u8]> {
 }
 
 /// `%` must be followed by two hex digits.
+#[inline]
 fn valid_escapes(s: &[u8]) -> bool {
-    let mut i = 0;
-    while let Some(off) = memchr::memchr(b'%', s.get(i..).unwrap_or_default()) {
-        let at = i + off;
-        match (s.get(at + 1), s.get(at + 2)) {
-            (Some(a), Some(b)) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i = at + 3,
-            _ => return false,
+    let mut it = s.iter();
+    while let Some(&b) = it.next() {
+        if b == b'%' {
+            match (it.next(), it.next()) {
+                (Some(a), Some(b)) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => {}
+                _ => return false,
+            }
         }
     }
     true
@@ -317,6 +375,43 @@ fn hex(c: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
 
+    /// The two-pass classification `parse_host` replaced: take the run of host characters,
+    /// then decide IPv4 or name. Kept as the reference for the one-pass scanners.
+    fn host_kind(text: &[u8]) -> Option<HostKind> {
+        if matches!(text.first(), None | Some(b'.' | b'-')) {
+            return None;
+        }
+        let (mut dots, mut digits, mut part, mut ipv4, mut prev) = (0u32, 0u32, 0u32, true, 0u8);
+        for &b in text {
+            if b == b'.' {
+                if prev == b'.' {
+                    return None;
+                }
+                ipv4 &= digits > 0 && part <= 255;
+                dots += 1;
+                digits = 0;
+                part = 0;
+            } else if ipv4 && b.is_ascii_digit() && digits < 3 {
+                digits += 1;
+                part = part * 10 + u32::from(b - b'0');
+            } else {
+                ipv4 = false;
+            }
+            prev = b;
+        }
+        ipv4 &= digits > 0 && part <= 255 && dots == 3;
+        Some(if ipv4 { HostKind::Ipv4 } else { HostKind::Name })
+    }
+
+    fn reference_host(s: &[u8]) -> Option<(usize, HostKind)> {
+        let mut cur = Cursor::new(s);
+        if s.first() == Some(&b'[') {
+            return parse_host(&mut cur).map(|h| (h.text.len(), h.kind));
+        }
+        let text = cur.take1(&HOST)?;
+        Some((text.len(), host_kind(text)?))
+    }
+
     #[test]
     fn host_kinds() {
         for (h, k) in [
@@ -336,6 +431,42 @@ mod tests {
             (b"", None),
         ] {
             assert_eq!(host_kind(h), k, "{}", String::from_utf8_lossy(h));
+            let got = parse_host(&mut Cursor::new(h)).map(|h| h.kind);
+            assert_eq!(got, k, "{}", String::from_utf8_lossy(h));
+        }
+    }
+
+    /// The one-pass host scan agrees with the two-pass reference on every short string over
+    /// the bytes that matter (digits, dots, hyphens, letters, and a terminator).
+    #[test]
+    fn one_pass_host_scan_matches_reference() {
+        const ALPHABET: &[u8] = b"0125.-a;";
+        let mut s = Vec::new();
+        for len in 0..=7u32 {
+            for mut n in 0..(ALPHABET.len() as u32).pow(len) {
+                s.clear();
+                for _ in 0..len {
+                    s.push(ALPHABET[(n % ALPHABET.len() as u32) as usize]);
+                    n /= ALPHABET.len() as u32;
+                }
+                let mut cur = Cursor::new(&s);
+                let got = parse_host(&mut cur).map(|h| {
+                    assert_eq!(h.text.len(), cur.pos());
+                    (h.text.len(), h.kind)
+                });
+                assert_eq!(got, reference_host(&s), "{}", String::from_utf8_lossy(&s));
+            }
+        }
+        for s in [
+            &b"255.255.255.2555"[..],
+            b"99.99.99.99x",
+            b"1.2.3.256",
+            b"1.2.3.04",
+        ] {
+            assert_eq!(
+                parse_host(&mut Cursor::new(s)).map(|h| (h.text.len(), h.kind)),
+                reference_host(s)
+            );
         }
     }
 
