@@ -207,7 +207,7 @@ impl HeaderKind {
     ];
 
     /// Canonical (long) name, as sipedge writes it. `Other` has none.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             HeaderKind::Via => "Via",
             HeaderKind::From => "From",
@@ -300,249 +300,48 @@ impl HeaderKind {
     }
 
     /// Kind of a header name (case-insensitive; compact forms included).
+    ///
+    /// The name is read as up to three little-endian words and compared with the few known
+    /// names of its length, a handful of integer comparisons instead of byte loops.
     #[inline]
     pub fn from_name(name: &[u8]) -> HeaderKind {
-        let eq = |known: &[u8]| name.eq_ignore_ascii_case(known);
-        match name.len() {
-            1 => match name.first().map(u8::to_ascii_lowercase) {
-                Some(b'v') => HeaderKind::Via,
-                Some(b'f') => HeaderKind::From,
-                Some(b't') => HeaderKind::To,
-                Some(b'i') => HeaderKind::CallId,
-                Some(b'l') => HeaderKind::ContentLength,
-                Some(b'c') => HeaderKind::ContentType,
-                Some(b'm') => HeaderKind::Contact,
-                Some(b'k') => HeaderKind::Supported,
-                Some(b's') => HeaderKind::Subject,
-                Some(b'e') => HeaderKind::ContentEncoding,
-                Some(b'o') => HeaderKind::Event,
-                Some(b'u') => HeaderKind::AllowEvents,
-                Some(b'r') => HeaderKind::ReferTo,
-                Some(b'b') => HeaderKind::ReferredBy,
-                Some(b'x') => HeaderKind::SessionExpires,
-                Some(b'y') => HeaderKind::Identity,
-                Some(b'a') => HeaderKind::AcceptContact,
-                _ => HeaderKind::Other,
-            },
-            2 => {
-                if eq(b"To") {
-                    HeaderKind::To
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            3 => {
-                if eq(b"Via") {
-                    HeaderKind::Via
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            4 => {
-                if eq(b"From") {
-                    HeaderKind::From
-                } else if eq(b"CSeq") {
-                    HeaderKind::CSeq
-                } else if eq(b"Path") {
-                    HeaderKind::Path
-                } else if eq(b"Date") {
-                    HeaderKind::Date
-                } else if eq(b"RSeq") {
-                    HeaderKind::RSeq
-                } else if eq(b"RAck") {
-                    HeaderKind::RAck
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            5 => {
-                if eq(b"Route") {
-                    HeaderKind::Route
-                } else if eq(b"Allow") {
-                    HeaderKind::Allow
-                } else if eq(b"Event") {
-                    HeaderKind::Event
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            6 => {
-                if eq(b"Accept") {
-                    HeaderKind::Accept
-                } else if eq(b"Server") {
-                    HeaderKind::Server
-                } else if eq(b"Min-SE") {
-                    HeaderKind::MinSe
-                } else if eq(b"Reason") {
-                    HeaderKind::Reason
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            7 => {
-                if eq(b"Call-ID") {
-                    HeaderKind::CallId
-                } else if eq(b"Contact") {
-                    HeaderKind::Contact
-                } else if eq(b"Expires") {
-                    HeaderKind::Expires
-                } else if eq(b"Require") {
-                    HeaderKind::Require
-                } else if eq(b"Subject") {
-                    HeaderKind::Subject
-                } else if eq(b"Warning") {
-                    HeaderKind::Warning
-                } else if eq(b"Privacy") {
-                    HeaderKind::Privacy
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            8 => {
-                if eq(b"Refer-To") {
-                    HeaderKind::ReferTo
-                } else if eq(b"Identity") {
-                    HeaderKind::Identity
-                } else if eq(b"Reply-To") {
-                    HeaderKind::ReplyTo
-                } else if eq(b"Priority") {
-                    HeaderKind::Priority
-                } else if eq(b"Replaces") {
-                    HeaderKind::Replaces
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            9 => {
-                if eq(b"Supported") {
-                    HeaderKind::Supported
-                } else if eq(b"Timestamp") {
-                    HeaderKind::Timestamp
-                } else if eq(b"Call-Info") {
-                    HeaderKind::CallInfo
-                } else if eq(b"Diversion") {
-                    HeaderKind::Diversion
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            10 => {
-                if eq(b"User-Agent") {
-                    HeaderKind::UserAgent
-                } else if eq(b"Alert-Info") {
-                    HeaderKind::AlertInfo
-                } else if eq(b"Error-Info") {
-                    HeaderKind::ErrorInfo
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            11 => {
-                if eq(b"Min-Expires") {
-                    HeaderKind::MinExpires
-                } else if eq(b"Unsupported") {
-                    HeaderKind::Unsupported
-                } else if eq(b"Referred-By") {
-                    HeaderKind::ReferredBy
-                } else if eq(b"Retry-After") {
-                    HeaderKind::RetryAfter
-                } else if eq(b"In-Reply-To") {
-                    HeaderKind::InReplyTo
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            12 => {
-                if eq(b"Max-Forwards") {
-                    HeaderKind::MaxForwards
-                } else if eq(b"Content-Type") {
-                    HeaderKind::ContentType
-                } else if eq(b"Record-Route") {
-                    HeaderKind::RecordRoute
-                } else if eq(b"Allow-Events") {
-                    HeaderKind::AllowEvents
-                } else if eq(b"Organization") {
-                    HeaderKind::Organization
-                } else if eq(b"MIME-Version") {
-                    HeaderKind::MimeVersion
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            13 => {
-                if eq(b"Authorization") {
-                    HeaderKind::Authorization
-                } else if eq(b"Proxy-Require") {
-                    HeaderKind::ProxyRequire
-                } else if eq(b"Service-Route") {
-                    HeaderKind::ServiceRoute
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            14 => {
-                if eq(b"Content-Length") {
-                    HeaderKind::ContentLength
-                } else if eq(b"Accept-Contact") {
-                    HeaderKind::AcceptContact
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            15 => {
-                if eq(b"Session-Expires") {
-                    HeaderKind::SessionExpires
-                } else if eq(b"Remote-Party-ID") {
-                    HeaderKind::RemotePartyId
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            16 => {
-                if eq(b"WWW-Authenticate") {
-                    HeaderKind::WwwAuthenticate
-                } else if eq(b"Content-Encoding") {
-                    HeaderKind::ContentEncoding
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            17 => {
-                if eq(b"P-Charging-Vector") {
-                    HeaderKind::PChargingVector
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            18 => {
-                if eq(b"Proxy-Authenticate") {
-                    HeaderKind::ProxyAuthenticate
-                } else if eq(b"Subscription-State") {
-                    HeaderKind::SubscriptionState
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            19 => {
-                if eq(b"Proxy-Authorization") {
-                    HeaderKind::ProxyAuthorization
-                } else if eq(b"Authentication-Info") {
-                    HeaderKind::AuthenticationInfo
-                } else if eq(b"Content-Disposition") {
-                    HeaderKind::ContentDisposition
-                } else if eq(b"P-Asserted-Identity") {
-                    HeaderKind::PAssertedIdentity
-                } else {
-                    HeaderKind::Other
-                }
-            }
-            20 => {
-                if eq(b"P-Preferred-Identity") {
-                    HeaderKind::PPreferredIdentity
-                } else {
-                    HeaderKind::Other
-                }
-            }
+        if let [c] = name {
+            return Self::from_compact(*c);
+        }
+        let Some(bucket) = BY_LEN.get(name.len()) else {
+            return HeaderKind::Other;
+        };
+        let w = words(name);
+        bucket
+            .iter()
+            .find(|e| {
+                (w[0] | e.mask[0]) == e.lower[0]
+                    && (w[1] | e.mask[1]) == e.lower[1]
+                    && (w[2] | e.mask[2]) == e.lower[2]
+            })
+            .map_or(HeaderKind::Other, |e| e.kind)
+    }
+
+    #[inline]
+    fn from_compact(c: u8) -> HeaderKind {
+        match c.to_ascii_lowercase() {
+            b'v' => HeaderKind::Via,
+            b'f' => HeaderKind::From,
+            b't' => HeaderKind::To,
+            b'i' => HeaderKind::CallId,
+            b'l' => HeaderKind::ContentLength,
+            b'c' => HeaderKind::ContentType,
+            b'm' => HeaderKind::Contact,
+            b'k' => HeaderKind::Supported,
+            b's' => HeaderKind::Subject,
+            b'e' => HeaderKind::ContentEncoding,
+            b'o' => HeaderKind::Event,
+            b'u' => HeaderKind::AllowEvents,
+            b'r' => HeaderKind::ReferTo,
+            b'b' => HeaderKind::ReferredBy,
+            b'x' => HeaderKind::SessionExpires,
+            b'y' => HeaderKind::Identity,
+            b'a' => HeaderKind::AcceptContact,
             _ => HeaderKind::Other,
         }
     }
@@ -598,6 +397,126 @@ impl HeaderKind {
     }
 }
 
+/// Longest known long name (`P-Preferred-Identity`).
+const MAX_NAME: usize = 20;
+/// Most known names of one length (7 of 7 bytes).
+const PER_LEN: usize = 7;
+
+/// A known name as words (see [`words`]): `lower` is the name in lower case, `mask` has 0x20
+/// on its letters. `(w | mask) == lower` then accepts exactly the case variants of the name:
+/// OR-ing 0x20 only folds a letter's case, and a `-` (mask 0) must match as is.
+#[derive(Clone, Copy)]
+struct Entry {
+    lower: [u64; 3],
+    mask: [u64; 3],
+    kind: HeaderKind,
+}
+
+const EMPTY_ENTRY: Entry = Entry {
+    // Matches only a name of NUL bytes, which is `Other` anyway.
+    lower: [0; 3],
+    mask: [0; 3],
+    kind: HeaderKind::Other,
+};
+
+/// Known long names bucketed by length, in declaration order (the common ones first).
+static BY_LEN: [[Entry; PER_LEN]; MAX_NAME + 1] = by_len();
+
+// Indexing here runs in const evaluation only: an out-of-range index fails the build.
+#[allow(clippy::indexing_slicing)]
+const fn by_len() -> [[Entry; PER_LEN]; MAX_NAME + 1] {
+    let mut t = [[EMPTY_ENTRY; PER_LEN]; MAX_NAME + 1];
+    let mut used = [0usize; MAX_NAME + 1];
+    let mut i = 0;
+    while i < HeaderKind::KNOWN.len() {
+        let kind = HeaderKind::KNOWN[i];
+        let name = kind.name().as_bytes();
+        let n = name.len();
+        t[n][used[n]] = Entry {
+            lower: const_words(name, true),
+            mask: const_words(name, false),
+            kind,
+        };
+        used[n] += 1;
+        i += 1;
+    }
+    // Slot 0 stays empty for names of length 0 and 1 (1 is the compact table).
+    t
+}
+
+/// The words of a name: up to 3 bytes packed, 4..=8 as two overlapping 4-byte halves, longer
+/// ones as overlapping 8-byte words. Overlap keeps every length to at most three words
+/// without padding, and a given length always has the same layout.
+const fn const_words(name: &[u8], lower: bool) -> [u64; 3] {
+    let n = name.len();
+    match n {
+        0..=3 => [const_le(name, 0, n, lower), 0, 0],
+        4..=8 => [
+            const_le(name, 0, 4, lower) | const_le(name, n - 4, 4, lower) << 32,
+            0,
+            0,
+        ],
+        9..=16 => [
+            const_le(name, 0, 8, lower),
+            const_le(name, n - 8, 8, lower),
+            0,
+        ],
+        _ => [
+            const_le(name, 0, 8, lower),
+            const_le(name, 8, 8, lower),
+            const_le(name, n - 8, 8, lower),
+        ],
+    }
+}
+
+/// `len` bytes of `s` from `at` as a little-endian word: lower-cased, or the case mask.
+#[allow(clippy::indexing_slicing)] // const evaluation only
+const fn const_le(s: &[u8], at: usize, len: usize, lower: bool) -> u64 {
+    let mut v = 0u64;
+    let mut i = 0;
+    while i < len {
+        let b = s[at + i];
+        let byte = match (lower, b.is_ascii_alphabetic()) {
+            (true, _) => b.to_ascii_lowercase(),
+            (false, true) => 0x20,
+            (false, false) => 0,
+        };
+        v |= (byte as u64) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+/// The words of `name` as written, laid out like [`const_words`] (names of 2..=20 bytes).
+#[inline]
+fn words(name: &[u8]) -> [u64; 3] {
+    let n = name.len();
+    match n {
+        0..=3 => [
+            name.iter().rev().fold(0u64, |v, &b| v << 8 | u64::from(b)),
+            0,
+            0,
+        ],
+        4..=8 => [le4(name, 0) | le4(name, n - 4) << 32, 0, 0],
+        9..=16 => [le8(name, 0), le8(name, n - 8), 0],
+        _ => [le8(name, 0), le8(name, 8), le8(name, n - 8)],
+    }
+}
+
+#[inline]
+fn le4(s: &[u8], at: usize) -> u64 {
+    s.get(at..at + 4)
+        .and_then(|w| <[u8; 4]>::try_from(w).ok())
+        .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+}
+
+#[inline]
+fn le8(s: &[u8], at: usize) -> u64 {
+    s.get(at..at + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -649,9 +568,58 @@ mod tests {
         }
     }
 
+    /// The plain definition the word comparison must agree with.
+    fn reference(name: &[u8]) -> HeaderKind {
+        HeaderKind::KNOWN
+            .into_iter()
+            .find(|k| {
+                k.name().as_bytes().eq_ignore_ascii_case(name)
+                    || (name.len() == 1 && k.compact() == name.first().map(u8::to_ascii_lowercase))
+            })
+            .unwrap_or(HeaderKind::Other)
+    }
+
+    #[test]
+    fn every_one_byte_change_of_every_name_matches_reference() {
+        for kind in HeaderKind::KNOWN {
+            let name = kind.name().as_bytes();
+            for at in 0..name.len() {
+                for b in 0..=255u8 {
+                    let mut n = name.to_vec();
+                    n[at] = b;
+                    assert_eq!(HeaderKind::from_name(&n), reference(&n), "{n:?}");
+                }
+            }
+            for b in 0..=255u8 {
+                assert_eq!(HeaderKind::from_name(&[b]), reference(&[b]));
+                let mut longer = name.to_vec();
+                longer.push(b);
+                assert_eq!(HeaderKind::from_name(&longer), reference(&longer));
+            }
+            assert_eq!(
+                HeaderKind::from_name(&name[1..]),
+                reference(&name[1..]),
+                "{name:?}"
+            );
+        }
+    }
+
     #[test]
     fn near_misses_are_other() {
-        for name in [&b"Vias"[..], b"C%6Fntact", b"Contact-", b"", b"Call_ID"] {
+        for name in [
+            &b"Vias"[..],
+            b"C%6Fntact",
+            b"Contact-",
+            b"",
+            b"Call_ID",
+            b"Call\rID",
+            b"Call\x0dID",
+            b"Call-I\xc4",
+            b"V\x09a",
+            b"Max-Forwards ",
+            b"P-Preferred-Identity-",
+            b"P-Preferred-Identitx",
+        ] {
             assert_eq!(HeaderKind::from_name(name), HeaderKind::Other);
         }
     }
