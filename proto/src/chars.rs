@@ -56,6 +56,9 @@ pub(crate) static URI_HEADERS: [bool; 256] = table(b"[]/?:+$-_.!~*'()%=&", true)
 /// `hostname` characters and IPv4 digits: `alphanum / "-" / "."`.
 pub(crate) static HOST: [bool; 256] = table(b"-.", true);
 
+/// The characters of one label of a hostname: `HOST` without the dot.
+pub(crate) static LABEL: [bool; 256] = table(b"-", true);
+
 /// Inside an IPv6 reference: hex digits, `:` and `.` (for the embedded IPv4 form).
 pub(crate) static IPV6: [bool; 256] = table(b":.", true);
 

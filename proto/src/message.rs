@@ -18,7 +18,7 @@ use crate::error::{HeaderError, ParseError};
 use crate::header::HeaderKind;
 use crate::headers::addr::{self, AddrValues, Contact, ContactValues, NameAddr};
 use crate::headers::simple::{self, CSeq, MediaType, Tokens};
-use crate::headers::via::{Via, ViaValues};
+use crate::headers::via::{self, Via, ViaValues};
 use crate::headers::Credentials;
 use crate::method::Method;
 use crate::uri::Uri;
@@ -267,16 +267,21 @@ impl<'b, 'h> Message<'b, 'h> {
     fn eager(&mut self, kind: HeaderKind, value: &'b [u8]) -> Result<(), ParseError> {
         match kind {
             HeaderKind::Via => {
-                let mut it = ViaValues::new(value);
-                self.top_via = Some(it.next().ok_or(HeaderError::Via)??);
-                for v in it {
-                    v?;
+                let top = self.top_via.insert(Via::EMPTY);
+                match via::validate_list(value, top) {
+                    Some(n) if n > 0 => {}
+                    _ => return Err(HeaderError::Via.into()),
                 }
             }
+            // Parsed in place: a NameAddr is 208 bytes, not worth returning and copying.
             HeaderKind::From => {
-                self.from = Some(addr::parse_single(value).ok_or(HeaderError::From)?);
+                let na = self.from.insert(NameAddr::EMPTY);
+                addr::parse_single_into(value, na).ok_or(HeaderError::From)?;
             }
-            HeaderKind::To => self.to = Some(addr::parse_single(value).ok_or(HeaderError::To)?),
+            HeaderKind::To => {
+                let na = self.to.insert(NameAddr::EMPTY);
+                addr::parse_single_into(value, na).ok_or(HeaderError::To)?;
+            }
             HeaderKind::CallId => {
                 if !simple::valid_call_id(value) {
                     return Err(HeaderError::CallId.into());
@@ -304,9 +309,8 @@ impl<'b, 'h> Message<'b, 'h> {
     fn eager_repeat(&mut self, kind: HeaderKind, value: &'b [u8]) -> Result<(), ParseError> {
         match kind {
             HeaderKind::Via => {
-                for v in ViaValues::new(value) {
-                    v?;
-                }
+                let mut scratch = Via::EMPTY;
+                via::validate_list(value, &mut scratch).ok_or(HeaderError::Via)?;
             }
             HeaderKind::Contact => validate_contacts(value)?,
             HeaderKind::ContentLength => {
@@ -540,17 +544,15 @@ impl<'b, 'h> Message<'b, 'h> {
     }
 }
 
+/// Every Contact value must parse; `*` must stand alone (what [`ContactValues`] yields).
 fn validate_contacts(value: &[u8]) -> Result<(), ParseError> {
-    let mut seen = 0;
-    let mut star = false;
-    for c in ContactValues::new(value) {
-        star |= c? == Contact::Star;
-        seen += 1;
+    if chars::trim(value) == b"*" {
+        return Ok(());
     }
-    if seen == 0 || (star && seen > 1) {
-        return Err(HeaderError::Contact.into());
+    match addr::validate_list(value) {
+        Some(n) if n > 0 => Ok(()),
+        _ => Err(HeaderError::Contact.into()),
     }
-    Ok(())
 }
 
 /// Find the end of the line starting at `from`: `(content_end, next_line_start)`. `None` when

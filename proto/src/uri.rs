@@ -8,8 +8,8 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::chars::{
-    self, DIGIT, HOST, IPV6, OPAQUE, SCHEME, TEL_NUMBER, URI_HEADERS, URI_PARAM, URI_PASSWORD,
-    URI_USER,
+    self, DIGIT, HOST, IPV6, LABEL, OPAQUE, SCHEME, TEL_NUMBER, URI_HEADERS, URI_PARAM,
+    URI_PASSWORD, URI_USER,
 };
 use crate::scan::Cursor;
 
@@ -125,27 +125,24 @@ fn ipv4_len(s: &[u8]) -> Option<usize> {
 }
 
 /// Length of the run of host characters at the start of `s`, provided it is a valid name:
-/// not empty, not starting with `.` or `-`, no empty label inside (`a..b`). One pass, as this
-/// runs for every URI and Via of every message.
+/// not empty, not starting with `.` or `-`, no empty label inside (`a..b`). One pass over
+/// the labels, as this runs for every URI and Via of every message.
 #[inline]
 fn name_len(s: &[u8]) -> Option<usize> {
     if matches!(s.first(), None | Some(b'.' | b'-')) {
         return None;
     }
-    let mut prev_dot = false;
-    for (i, &b) in s.iter().enumerate() {
-        if b == b'.' {
-            if prev_dot {
-                return None;
-            }
-            prev_dot = true;
-        } else if chars::is(&HOST, b) {
-            prev_dot = false;
-        } else {
+    let mut i = 0;
+    loop {
+        i += chars::run(&LABEL, s.get(i..).unwrap_or_default());
+        if s.get(i) != Some(&b'.') {
             return (i > 0).then_some(i);
         }
+        if s.get(i + 1) == Some(&b'.') {
+            return None;
+        }
+        i += 1;
     }
-    Some(s.len())
 }
 
 /// A parsed URI; all fields borrow from the input.
@@ -169,35 +166,49 @@ pub struct Uri<'b> {
 impl<'b> Uri<'b> {
     /// Parse exactly `s` as a URI; trailing bytes are an error.
     pub fn parse(s: &'b [u8]) -> Option<Uri<'b>> {
+        let mut uri = Uri::EMPTY;
+        uri.parse_into(s).then_some(uri)
+    }
+
+    /// A placeholder to parse into.
+    pub(crate) const EMPTY: Uri<'static> = Uri {
+        scheme: Scheme::Sip,
+        user: None,
+        password: None,
+        host: Host::NONE,
+        port: None,
+        params: b"",
+        headers: b"",
+        raw: b"",
+    };
+
+    /// [`Uri::parse`] into `self`, which lives where the caller keeps it (a `NameAddr`, the
+    /// start line): the parser fills it in place rather than returning a 136-byte value that
+    /// is then copied, once per layer, into its final place. On `false` `self` is garbage.
+    #[inline]
+    pub(crate) fn parse_into(&mut self, s: &'b [u8]) -> bool {
         let mut cur = Cursor::new(s);
         // `sip:` is by far the most common; the general path below gives the same result.
         let scheme = if let [b's' | b'S', b'i' | b'I', b'p' | b'P', b':', ..] = s {
             cur.advance(4);
             Scheme::Sip
         } else {
-            Self::scheme(&mut cur)?
+            match Self::scheme(&mut cur) {
+                Some(scheme) => scheme,
+                None => return false,
+            }
         };
-        let mut uri = Uri {
+        *self = Uri {
             scheme,
-            user: None,
-            password: None,
-            host: Host::NONE,
-            port: None,
-            params: b"",
-            headers: b"",
             raw: s,
+            ..Uri::EMPTY
         };
-        match scheme {
-            Scheme::Sip | Scheme::Sips => parse_sip(&mut cur, &mut uri)?,
-            Scheme::Tel => {
-                uri.user = Some(cur.take1(&TEL_NUMBER)?);
-                uri.params = uri_params(&mut cur)?;
-            }
-            Scheme::Other(_) => {
-                cur.take1(&OPAQUE)?;
-            }
-        }
-        cur.at_end().then_some(uri)
+        let ok = match scheme {
+            Scheme::Sip | Scheme::Sips => parse_sip(&mut cur, self).is_some(),
+            Scheme::Tel => parse_tel(&mut cur, self).is_some(),
+            Scheme::Other(_) => cur.take1(&OPAQUE).is_some(),
+        };
+        ok && cur.at_end()
     }
 
     /// `scheme ":"` at the cursor.
@@ -288,6 +299,12 @@ fn parse_sip<'b>(cur: &mut Cursor<'b>, uri: &mut Uri<'b>) -> Option<()> {
     if cur.eat(b'?') {
         uri.headers = cur.take1(&URI_HEADERS)?;
     }
+    Some(())
+}
+
+fn parse_tel<'b>(cur: &mut Cursor<'b>, uri: &mut Uri<'b>) -> Option<()> {
+    uri.user = Some(cur.take1(&TEL_NUMBER)?);
+    uri.params = uri_params(cur)?;
     Some(())
 }
 

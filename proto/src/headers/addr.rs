@@ -81,21 +81,40 @@ pub fn parse_qvalue(v: &[u8]) -> Option<u16> {
 
 /// Parse one address value at the cursor, stopping before a `,` or the end.
 pub(crate) fn parse<'b>(cur: &mut Cursor<'b>) -> Option<NameAddr<'b>> {
+    let mut na = NameAddr::EMPTY;
+    parse_into(cur, &mut na)?;
+    Some(na)
+}
+
+impl NameAddr<'_> {
+    /// A placeholder to parse into.
+    pub(crate) const EMPTY: NameAddr<'static> = NameAddr {
+        display: None,
+        uri: Uri::EMPTY,
+        angle: false,
+        params: b"",
+        tag: None,
+        raw: b"",
+    };
+}
+
+/// [`parse`] into `na` where the caller keeps it (the message's From and To), so the 208
+/// bytes are written once instead of being returned and copied. On `None` `na` is garbage.
+#[inline]
+pub(crate) fn parse_into<'b>(cur: &mut Cursor<'b>, na: &mut NameAddr<'b>) -> Option<()> {
     cur.skip_lws();
     let start = cur.pos();
-    let mut display = None;
-    let angle;
-    let uri;
+    na.display = None;
     match cur.peek()? {
         b'"' => {
-            display = Some(cur.quoted()?);
+            na.display = Some(cur.quoted()?);
             cur.skip_lws();
-            uri = bracketed(cur)?;
-            angle = true;
+            bracketed(cur, &mut na.uri)?;
+            na.angle = true;
         }
         b'<' => {
-            uri = bracketed(cur)?;
-            angle = true;
+            bracketed(cur, &mut na.uri)?;
+            na.angle = true;
         }
         _ => {
             // Either `token token <uri>` or a bare addr-spec: look ahead for the `<`.
@@ -107,10 +126,10 @@ pub(crate) fn parse<'b>(cur: &mut Cursor<'b>) -> Option<NameAddr<'b>> {
                 ahead.skip_lws();
             }
             if ahead.peek() == Some(b'<') && dend > dstart {
-                display = Some(chars::trim(ahead.since(dstart).get(..dend - dstart)?));
+                na.display = Some(chars::trim(ahead.since(dstart).get(..dend - dstart)?));
                 *cur = ahead;
-                uri = bracketed(cur)?;
-                angle = true;
+                bracketed(cur, &mut na.uri)?;
+                na.angle = true;
             } else {
                 let s = cur.rest();
                 let end = s
@@ -121,9 +140,11 @@ pub(crate) fn parse<'b>(cur: &mut Cursor<'b>) -> Option<NameAddr<'b>> {
                 if memchr::memchr(b'?', text).is_some() || !chars::all(&OPAQUE, text) {
                     return None;
                 }
-                uri = Uri::parse(text)?;
+                if !na.uri.parse_into(text) {
+                    return None;
+                }
                 cur.advance(end);
-                angle = false;
+                na.angle = false;
             }
         }
     }
@@ -132,42 +153,76 @@ pub(crate) fn parse<'b>(cur: &mut Cursor<'b>) -> Option<NameAddr<'b>> {
         c.skip_lws();
         c.pos()
     };
-    let mut tag = None;
+    na.tag = None;
     while cur.eat_sep(b';') {
         let (name, value) = header_param(cur)?;
         if name.eq_ignore_ascii_case(b"tag") {
-            tag = Some(value?);
+            na.tag = Some(value?);
         }
     }
-    let params = chars::trim(cur.since(0).get(params_start..).unwrap_or_default());
-    Some(NameAddr {
-        display,
-        uri,
-        angle,
-        params,
-        tag,
-        raw: chars::trim(cur.since(start)),
-    })
+    na.params = chars::trim(cur.since(0).get(params_start..).unwrap_or_default());
+    na.raw = chars::trim(cur.since(start));
+    Some(())
 }
 
 /// `< addr-spec >` with nothing else inside (RFC 4475 badaspec has spaces there: rejected).
-fn bracketed<'b>(cur: &mut Cursor<'b>) -> Option<Uri<'b>> {
+#[inline]
+fn bracketed<'b>(cur: &mut Cursor<'b>, uri: &mut Uri<'b>) -> Option<()> {
     if !cur.eat(b'<') {
         return None;
     }
     let rest = cur.rest();
     let close = memchr::memchr(b'>', rest)?;
-    let uri = Uri::parse(rest.get(..close)?)?;
+    if !uri.parse_into(rest.get(..close)?) {
+        return None;
+    }
     cur.advance(close + 1);
-    Some(uri)
+    Some(())
 }
 
 /// Parse a header value that holds exactly one address (From, To, Refer-To, ...).
 pub fn parse_single(value: &[u8]) -> Option<NameAddr<'_>> {
+    let mut na = NameAddr::EMPTY;
+    parse_single_into(value, &mut na)?;
+    Some(na)
+}
+
+/// [`parse_single`] into `na` (see [`parse_into`]).
+#[inline]
+pub(crate) fn parse_single_into<'b>(value: &'b [u8], na: &mut NameAddr<'b>) -> Option<()> {
     let mut cur = Cursor::new(value);
-    let na = parse(&mut cur)?;
+    parse_into(&mut cur, na)?;
     cur.skip_lws();
-    cur.at_end().then_some(na)
+    cur.at_end().then_some(())
+}
+
+/// Check every value of a list header of addresses the way [`AddrValues`] reads it, parsing
+/// each into one scratch value: the parse path validates Contact lists without copying each
+/// value out. Returns how many values there are.
+pub(crate) fn validate_list(value: &[u8]) -> Option<usize> {
+    let mut cur = Cursor::new(value);
+    let mut scratch = NameAddr::EMPTY;
+    let mut n = 0;
+    loop {
+        cur.skip_lws();
+        if cur.at_end() {
+            return Some(n);
+        }
+        parse_into(&mut cur, &mut scratch)?;
+        n += 1;
+        cur.skip_lws();
+        if cur.at_end() {
+            return Some(n);
+        }
+        // After a comma another value must follow: `a,` is an empty element.
+        if !cur.eat(b',') {
+            return None;
+        }
+        cur.skip_lws();
+        if cur.at_end() {
+            return None;
+        }
+    }
 }
 
 /// Iterator over the values of one list header of addresses (Route, Record-Route, Path,

@@ -3,7 +3,7 @@
 //! `via-parm = sent-protocol LWS sent-by *( SEMI via-params )`, with whitespace allowed around
 //! every separator (RFC 4475 wsinv puts line folds inside `SIP / 2.0 / UDP`).
 
-use crate::chars::{self, DIGIT};
+use crate::chars::{self, DIGIT, GEN_VALUE};
 use crate::scan::{header_param, Cursor, Params};
 use crate::uri::{parse_host, parse_port, Host};
 
@@ -46,32 +46,14 @@ impl<'b> Via<'b> {
     }
 }
 
-/// Parse one via-parm at the cursor, stopping before a `,` or the end.
-pub(crate) fn parse<'b>(cur: &mut Cursor<'b>) -> Option<Via<'b>> {
-    cur.skip_lws();
-    let start = cur.pos();
-    let protocol = cur.token()?;
-    if !cur.eat_sep(b'/') {
-        return None;
-    }
-    let version = cur.token()?;
-    if !cur.eat_sep(b'/') {
-        return None;
-    }
-    let transport = cur.token()?;
-    cur.skip_lws();
-    let host = parse_host(cur)?;
-    let port = if cur.eat_sep(b':') {
-        Some(parse_port(cur.take1(&DIGIT)?)?)
-    } else {
-        None
-    };
-    let mut via = Via {
-        protocol,
-        version,
-        transport,
-        host,
-        port,
+impl Via<'_> {
+    /// A placeholder to parse into.
+    pub(crate) const EMPTY: Via<'static> = Via {
+        protocol: b"",
+        version: b"",
+        transport: b"",
+        host: Host::NONE,
+        port: None,
         branch: None,
         received: None,
         rport: None,
@@ -80,6 +62,45 @@ pub(crate) fn parse<'b>(cur: &mut Cursor<'b>) -> Option<Via<'b>> {
         params: b"",
         raw: b"",
     };
+}
+
+/// Parse one via-parm at the cursor, stopping before a `,` or the end.
+pub(crate) fn parse<'b>(cur: &mut Cursor<'b>) -> Option<Via<'b>> {
+    let mut via = Via::EMPTY;
+    parse_into(cur, &mut via)?;
+    Some(via)
+}
+
+/// [`parse`] into `via` where the caller keeps it (the message's top Via): written once
+/// rather than returned and copied. On `None` `via` is garbage.
+#[inline]
+pub(crate) fn parse_into<'b>(cur: &mut Cursor<'b>, via: &mut Via<'b>) -> Option<()> {
+    cur.skip_lws();
+    if parse_plain(cur, via).is_some() {
+        return Some(());
+    }
+    let start = cur.pos();
+    via.protocol = cur.token()?;
+    if !cur.eat_sep(b'/') {
+        return None;
+    }
+    via.version = cur.token()?;
+    if !cur.eat_sep(b'/') {
+        return None;
+    }
+    via.transport = cur.token()?;
+    cur.skip_lws();
+    via.host = parse_host(cur)?;
+    via.port = if cur.eat_sep(b':') {
+        Some(parse_port(cur.take1(&DIGIT)?)?)
+    } else {
+        None
+    };
+    via.branch = None;
+    via.received = None;
+    via.rport = None;
+    via.maddr = None;
+    via.ttl = None;
     let params_start = {
         let mut c = *cur;
         c.skip_lws();
@@ -87,27 +108,117 @@ pub(crate) fn parse<'b>(cur: &mut Cursor<'b>) -> Option<Via<'b>> {
     };
     while cur.eat_sep(b';') {
         let (name, value) = header_param(cur)?;
-        // Branch first: every Via has one, so the common case costs one comparison.
-        if name.eq_ignore_ascii_case(b"branch") {
-            via.branch = Some(value?);
-        } else if name.eq_ignore_ascii_case(b"received") {
-            via.received = Some(value?);
-        } else if name.eq_ignore_ascii_case(b"rport") {
+        known_param(via, name, value)?;
+    }
+    via.params = chars::trim(cur.since(0).get(params_start..).unwrap_or_default());
+    via.raw = chars::trim(cur.since(start));
+    Some(())
+}
+
+/// Record a parameter sipedge reads (branch, received, rport, maddr, ttl); `None` when its
+/// value is missing or malformed. Others are only kept in `params`.
+#[inline]
+fn known_param<'b>(via: &mut Via<'b>, name: &[u8], value: Option<&'b [u8]>) -> Option<()> {
+    // Dispatch on the length first: every Via has a branch, most an rport.
+    match name.len() {
+        6 if name.eq_ignore_ascii_case(b"branch") => via.branch = Some(value?),
+        8 if name.eq_ignore_ascii_case(b"received") => via.received = Some(value?),
+        5 if name.eq_ignore_ascii_case(b"rport") => {
             via.rport = Some(match value {
                 Some(v) => Some(parse_port(v)?),
                 None => None,
             });
-        } else if name.eq_ignore_ascii_case(b"maddr") {
-            via.maddr = Some(value?);
-        } else if name.eq_ignore_ascii_case(b"ttl") {
+        }
+        5 if name.eq_ignore_ascii_case(b"maddr") => via.maddr = Some(value?),
+        3 if name.eq_ignore_ascii_case(b"ttl") => {
             via.ttl = Some(u8::try_from(chars::parse_u32(value?)?).ok()?);
         }
+        _ => {}
     }
-    if let Some(p) = cur.since(0).get(params_start..) {
-        via.params = chars::trim(p);
+    Some(())
+}
+
+/// The form nearly every Via has, `SIP/2.0/TRANSPORT host[:port]*(;name[=value])` with one
+/// space before the host, no other whitespace and no quoted values, read without the
+/// general path's whitespace handling. `None` (cursor untouched) hands anything else to the
+/// general path, which gives the same result for every value this accepts.
+#[inline]
+fn parse_plain<'b>(cur: &mut Cursor<'b>, via: &mut Via<'b>) -> Option<()> {
+    let s = cur.rest();
+    let [b'S' | b's', b'I' | b'i', b'P' | b'p', b'/', b'2', b'.', b'0', b'/', ..] = s else {
+        return None;
+    };
+    let mut c = *cur;
+    let start = c.pos();
+    via.protocol = s.get(..3)?;
+    via.version = s.get(4..7)?;
+    c.advance(8);
+    via.transport = c.token()?;
+    if !c.eat(b' ') || c.peek().is_some_and(chars::is_lws) {
+        return None;
     }
-    via.raw = chars::trim(cur.since(start));
-    Some(via)
+    via.host = parse_host(&mut c)?;
+    via.port = if c.eat(b':') {
+        Some(parse_port(c.take1(&DIGIT)?)?)
+    } else {
+        None
+    };
+    via.branch = None;
+    via.received = None;
+    via.rport = None;
+    via.maddr = None;
+    via.ttl = None;
+    let params_start = c.pos();
+    while c.eat(b';') {
+        let name = c.token()?;
+        let value = if c.eat(b'=') {
+            if c.peek() == Some(b'"') {
+                return None;
+            }
+            Some(c.take1(&GEN_VALUE)?)
+        } else {
+            None
+        };
+        known_param(via, name, value)?;
+    }
+    // Whatever follows must end the value here; whitespace may hide more parameters.
+    if !matches!(c.peek(), None | Some(b',')) {
+        return None;
+    }
+    via.params = c.since(params_start);
+    via.raw = c.since(start);
+    *cur = c;
+    Some(())
+}
+
+/// Check every value of a Via field the way [`ViaValues`] reads them, the first one into
+/// `top` and the others into one scratch value (the parse path validates all Vias without
+/// copying each out). Returns how many values there are.
+pub(crate) fn validate_list<'b>(value: &'b [u8], top: &mut Via<'b>) -> Option<usize> {
+    let mut cur = Cursor::new(value);
+    let mut scratch = Via::EMPTY;
+    let mut n = 0;
+    loop {
+        cur.skip_lws();
+        if cur.at_end() {
+            return Some(n);
+        }
+        let slot = if n == 0 { &mut *top } else { &mut scratch };
+        parse_into(&mut cur, slot)?;
+        n += 1;
+        cur.skip_lws();
+        if cur.at_end() {
+            return Some(n);
+        }
+        // After a comma another value must follow: `a,` is an empty element.
+        if !cur.eat(b',') {
+            return None;
+        }
+        cur.skip_lws();
+        if cur.at_end() {
+            return None;
+        }
+    }
 }
 
 /// Iterator over the values of one Via header field; yields `None` (as `Some(Err(()))`) on
