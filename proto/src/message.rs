@@ -136,6 +136,40 @@ impl<'b, 'h> Message<'b, 'h> {
         slots: &'h mut [Header<'b>],
         limits: &Limits,
     ) -> Result<Message<'b, 'h>, ParseError> {
+        // Filled where it is returned: a Message is about 1 KiB, and building it in a local
+        // that is then moved into the result costs a copy.
+        let mut out = Ok(Message {
+            buf,
+            start: 0,
+            end: buf.len(),
+            head_end: buf.len(),
+            line: StartLine::Response {
+                code: 0,
+                reason: b"",
+            },
+            line_span: Span::default(),
+            uri_span: Span::default(),
+            headers: &[],
+            first: [NONE; HeaderKind::COUNT],
+            dup_single: 0,
+            top_via: None,
+            from: None,
+            to: None,
+            call_id: None,
+            cseq: None,
+            max_forwards: None,
+            content_length: None,
+        });
+        if let Ok(msg) = &mut out {
+            msg.fill(slots, limits)?;
+        }
+        out
+    }
+
+    /// The body of [`Message::parse`], on a message whose fields are all empty.
+    #[inline]
+    fn fill(&mut self, slots: &'h mut [Header<'b>], limits: &Limits) -> Result<(), ParseError> {
+        let buf = self.buf;
         if buf.len() > limits.max_message_size {
             return Err(ParseError::MessageTooLarge);
         }
@@ -150,28 +184,11 @@ impl<'b, 'h> Message<'b, 'h> {
         if line.len() > limits.max_line_len {
             return Err(ParseError::LineTooLong);
         }
-        let (start_line, uri_range) = parse_start_line(line)?;
-        let uri_span = Span::new(start + uri_range.start, start + uri_range.end);
-
-        let mut msg = Message {
-            buf,
-            start,
-            end: buf.len(),
-            head_end: buf.len(),
-            line: start_line,
-            line_span: Span::new(start, sl_end),
-            uri_span,
-            headers: &[],
-            first: [NONE; HeaderKind::COUNT],
-            dup_single: 0,
-            top_via: None,
-            from: None,
-            to: None,
-            call_id: None,
-            cseq: None,
-            max_forwards: None,
-            content_length: None,
-        };
+        let uri_range = parse_start_line(line, &mut self.line)?;
+        self.start = start;
+        self.line_span = Span::new(start, sl_end);
+        self.uri_span = Span::new(start + uri_range.start, start + uri_range.end);
+        let msg = self;
 
         let max_headers = limits
             .max_headers
@@ -260,7 +277,7 @@ impl<'b, 'h> Message<'b, 'h> {
         }
         let (filled, _) = slots.split_at_mut(n.min(slots.len()));
         msg.headers = filled;
-        Ok(msg)
+        Ok(())
     }
 
     /// Typed parse of the first occurrence of a core header.
@@ -577,14 +594,19 @@ fn line_end(buf: &[u8], from: usize) -> Result<Option<(usize, usize)>, ParseErro
     }
 }
 
-/// Parse the start line; returns it and the Request-URI range within `line`.
-fn parse_start_line(line: &[u8]) -> Result<(StartLine<'_>, Range<usize>), ParseError> {
+/// Parse the start line into `out`; returns the Request-URI range within `line`. The URI is
+/// parsed in place, inside `out`.
+fn parse_start_line<'b>(
+    line: &'b [u8],
+    out: &mut StartLine<'b>,
+) -> Result<Range<usize>, ParseError> {
     if line.len() >= 4
         && line
             .get(..4)
             .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
     {
-        return parse_status_line(line).map(|l| (l, 0..0));
+        *out = parse_status_line(line)?;
+        return Ok(0..0);
     }
     let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::BadRequestLine)?;
     let method = line.get(..sp1).unwrap_or_default();
@@ -600,19 +622,22 @@ fn parse_start_line(line: &[u8]) -> Result<(StartLine<'_>, Range<usize>), ParseE
     if uri_txt.is_empty() || uri_txt.contains(&b' ') || uri_txt.contains(&b'\t') {
         return Err(ParseError::BadRequestLine);
     }
-    let uri = Uri::parse(uri_txt).ok_or(ParseError::BadRequestUri)?;
+    *out = StartLine::Request {
+        method: Method::from_token(method),
+        uri: Uri::EMPTY,
+    };
+    let StartLine::Request { uri, .. } = out else {
+        return Err(ParseError::BadRequestUri);
+    };
+    if !uri.parse_into(uri_txt) {
+        return Err(ParseError::BadRequestUri);
+    }
     // URI headers are not allowed in a Request-URI (RFC 3261 §19.1.1; RFC 4475 escruri).
     if !uri.headers.is_empty() {
         return Err(ParseError::BadRequestUri);
     }
     let uri_start = sp1 + 1;
-    Ok((
-        StartLine::Request {
-            method: Method::from_token(method),
-            uri,
-        },
-        uri_start..uri_start + uri_txt.len(),
-    ))
+    Ok(uri_start..uri_start + uri_txt.len())
 }
 
 fn parse_status_line(line: &[u8]) -> Result<StartLine<'_>, ParseError> {

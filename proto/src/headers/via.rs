@@ -117,7 +117,7 @@ pub(crate) fn parse_into<'b>(cur: &mut Cursor<'b>, via: &mut Via<'b>) -> Option<
 
 /// Record a parameter sipedge reads (branch, received, rport, maddr, ttl); `None` when its
 /// value is missing or malformed. Others are only kept in `params`.
-#[inline]
+#[inline(always)]
 fn known_param<'b>(via: &mut Via<'b>, name: &[u8], value: Option<&'b [u8]>) -> Option<()> {
     // Dispatch on the length first: every Via has a branch, most an rport.
     match name.len() {
