@@ -30,10 +30,15 @@ impl<'b> CSeq<'b> {
 }
 
 /// `callid = word [ "@" word ]`.
+#[inline]
 pub fn valid_call_id(value: &[u8]) -> bool {
-    let mut parts = value.splitn(2, |&b| b == b'@');
-    let word = parts.next().unwrap_or_default();
-    chars::all(&WORD, word) && parts.next().is_none_or(|w| chars::all(&WORD, w))
+    // `@` is not a word character, so one run finds the first word and where it stops.
+    let n = chars::run(&WORD, value);
+    match value.split_at_checked(n) {
+        Some((word, [])) => !word.is_empty(),
+        Some((word, [b'@', host @ ..])) => !word.is_empty() && chars::all(&WORD, host),
+        _ => false,
+    }
 }
 
 /// A numeric header (Max-Forwards, Content-Length, Min-Expires): digits only, fits u32.
