@@ -25,7 +25,7 @@ SIPEDGE=$REPO/target/release/sipedge
 
 start_sipedge() {
     rm -rf "$SCRATCH/store"
-    "$SIPEDGE" run -c "$HERE/sipedge-bench.toml" 2>>"$OUT/sipedge.stderr" &
+    "$SIPEDGE" run -c "${SIPEDGE_CONFIG:-$HERE/sipedge-bench.toml}" 2>>"$OUT/sipedge.stderr" &
     echo $! > "$SCRATCH/pid"
     local m; m=$(cat "$SCRATCH/pid")
     for _ in $(seq 50); do

@@ -145,6 +145,9 @@ pub fn render(f: &MasterFacts) -> String {
     let drops = b.counter(names::DROPS, &["worker", "reason"]);
     let recv_errors = b.counter(names::RECV_ERRORS, w);
     let send_errors = b.counter(names::SEND_ERRORS, w);
+    let store_commits = b.counter(names::STORE_COMMITS, w);
+    let store_writes = b.counter(names::STORE_WRITES, w);
+    let store_failures = b.counter(names::STORE_COMMIT_FAILURES, w);
     let rcvbuf = b.counter(names::UDP_RCVBUF_DROPS, &["worker", "listener"]);
     let fwd = b.counter(names::IPC_FORWARDED, w);
     let ipc_in = b.counter(names::IPC_RECEIVED, w);
@@ -224,6 +227,9 @@ pub fn render(f: &MasterFacts) -> String {
         }
         inc(&recv_errors, &[sl], st.recv_errors);
         inc(&send_errors, &[sl], st.send_errors);
+        inc(&store_commits, &[sl], st.store_commits);
+        inc(&store_writes, &[sl], st.store_writes);
+        inc(&store_failures, &[sl], st.store_commit_failures);
         inc(&fwd, &[sl], st.ipc_forwarded);
         inc(&ipc_in, &[sl], st.ipc_received);
         inc(&ipc_drop, &[sl], st.ipc_dropped);

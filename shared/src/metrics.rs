@@ -39,6 +39,15 @@ pub struct WorkerStats {
     pub ipc_dropped: u64,
     /// IPC records that were not usable frames.
     pub ipc_bad_frames: u64,
+    /// Group commits of the store: one per batch of datagrams that wrote anything.
+    #[serde(default)]
+    pub store_commits: u64,
+    /// Store writes (REGISTER bindings, nonce counts, ...) that joined those commits.
+    #[serde(default)]
+    pub store_writes: u64,
+    /// Group commits that failed (their batch's answers were dropped).
+    #[serde(default)]
+    pub store_commit_failures: u64,
     /// Configuration generation this worker runs.
     pub generation: u64,
     /// Proxy core: server and client transactions held now (lingering ones included).
@@ -120,6 +129,18 @@ pub mod names {
     pub const SEND_ERRORS: (&str, &str) = (
         "sipedge_send_errors_total",
         "Errors sending on a SIP socket",
+    );
+    pub const STORE_COMMITS: (&str, &str) = (
+        "sipedge_store_commits_total",
+        "Store group commits: one per batch of datagrams whose handling wrote to the store",
+    );
+    pub const STORE_WRITES: (&str, &str) = (
+        "sipedge_store_writes_total",
+        "Store writes (bindings, nonce counts, counters) that joined a group commit",
+    );
+    pub const STORE_COMMIT_FAILURES: (&str, &str) = (
+        "sipedge_store_commit_failures_total",
+        "Store group commits that failed; the answers of their batch were dropped",
     );
     pub const UDP_RCVBUF_DROPS: (&str, &str) = (
         "sipedge_udp_receive_buffer_drops_total",

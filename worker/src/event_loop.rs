@@ -1,6 +1,7 @@
 //! The worker's mio loop: the only place in the worker that touches a socket or the clock.
 //!
-//! Sources, each drained until `WouldBlock` (mio is edge-triggered):
+//! Sources, each drained until empty (mio is edge-triggered); UDP is read a batch per
+//! `recvmmsg` ([`crate::udp_batch`]), and what a batch produces is sent after it:
 //! - one UDP socket per listener (this worker slot's member of the SO_REUSEPORT group);
 //! - the worker's IPC inbox: datagrams other workers steered here, and control messages
 //!   from the master (reload, stats request, reopen logs, drain).
@@ -10,6 +11,7 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -27,6 +29,7 @@ use crate::sends::Sends;
 use crate::stateless::{self, Absorbed, Outcome};
 use crate::stats::{drop_reason, Counters};
 use crate::steering;
+use crate::udp_batch::{self, Received, RxBatch};
 
 /// Period of the dispatcher housekeeping (probe sends and timeouts).
 const TICK: Duration = Duration::from_millis(100);
@@ -79,6 +82,8 @@ struct Worker {
     /// Next dispatcher housekeeping: probes, and destination states other workers published.
     next_tick: Instant,
     next_sync: Instant,
+    /// `general.coalesce_us`: the wait after a busy wake-up (see [`run`]).
+    coalesce: Duration,
 }
 
 /// Run until `stop` is set (SIGTERM) or a drain completes. Returns the final counters.
@@ -143,6 +148,7 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
         drain_deadline: None,
         next_tick: Instant::now(),
         next_sync: Instant::now(),
+        coalesce: Duration::from_micros(setup.config.general.coalesce_us),
     };
     let _ = w.master.send_control(&Control::Ready {
         slot: u16::try_from(w.slot).unwrap_or(u16::MAX),
@@ -152,7 +158,10 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
 
     let mut events = Events::with_capacity(256);
     let mut buf = vec![0u8; ipc::MAX_FRAME];
+    let mut rx = RxBatch::default();
     let mut out = Vec::with_capacity(4096);
+    // Whether the last wake-up found traffic: then the next one is deferred by `coalesce`.
+    let mut busy = false;
     while !stop.load(Ordering::Relaxed) {
         if let Some(deadline) = w.drain_deadline {
             if w.proxy.in_flight() == 0 || Instant::now() >= deadline {
@@ -161,25 +170,37 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
         }
         // Sleep until the next transaction timer, at most 200 ms (to see a stop request).
         let now = Instant::now();
-        let wait = w
+        let mut wait = w
             .proxy
             .next_timeout()
             .map_or(MAX_WAIT, |at| {
                 at.saturating_duration_since(now).min(MAX_WAIT)
             })
             .min(w.next_tick.saturating_duration_since(now));
+        if busy && !w.coalesce.is_zero() {
+            // Under load, sleeping through the next few arrivals and reading them together
+            // saves a wake-up (a context switch, an epoll_wait, a read) per datagram; an idle
+            // worker still answers the first datagram at once.
+            let nap = w.coalesce.min(wait);
+            if !nap.is_zero() {
+                std::thread::sleep(nap);
+            }
+            wait = Duration::ZERO;
+        }
         match poll.poll(&mut events, Some(wait)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
+        let mut handled = 0;
         for ev in events.iter() {
             if ev.token() == INBOX {
-                drain_inbox(&mut w, &inbox, &socks, &mut buf, &mut out);
+                handled += drain_inbox(&mut w, &inbox, &socks, &mut buf, &mut out);
             } else if let Some(sock) = socks.get(ev.token().0) {
-                drain_socket(&mut w, ev.token().0, sock, &socks, &mut buf, &mut out);
+                handled += drain_socket(&mut w, ev.token().0, sock, &socks, &mut rx, &mut out);
             }
         }
+        busy = handled > 0;
         let now = Instant::now();
         if w.proxy.next_timeout().is_some_and(|at| at <= now) {
             w.proxy.on_timer(now, &mut w.sends);
@@ -192,32 +213,48 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
     Ok(w.stats)
 }
 
-/// Read a listener socket until it is empty.
+/// Read a listener socket until it is empty, a batch per system call; what the batch
+/// produced is sent once the whole batch is handled.
 fn drain_socket(
     w: &mut Worker,
     listener: usize,
     sock: &UdpSocket,
     socks: &[UdpSocket],
-    buf: &mut [u8],
+    rx: &mut RxBatch,
     out: &mut Vec<u8>,
-) {
+) -> usize {
+    let mut total = 0;
     loop {
-        let (n, src) = match sock.recv_from(buf) {
-            Ok(r) => r,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+        let n = match rx.recv(sock.as_raw_fd()) {
+            Ok(Received::Some(n)) => n,
+            Ok(Received::Empty) => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                // ICMP errors from earlier sends surface here on Linux; not fatal.
+                // ICMP errors from earlier sends surface here on Linux; not fatal, and the
+                // error is consumed, so reading goes on.
                 w.stats.recv_errors += 1;
-                tracing::debug!(error = %e, "recv_from");
+                tracing::debug!(error = %e, "recvmmsg");
                 continue;
             }
         };
-        w.stats.received += 1;
-        w.stats.received_bytes += n as u64;
-        let data = buf.get(..n).unwrap_or_default();
-        w.on_datagram(listener, src, data, false, socks, out);
+        w.begin_group();
+        for i in 0..n {
+            let Some((data, Some(src))) = rx.get(i) else {
+                w.stats.recv_errors += 1;
+                continue;
+            };
+            w.stats.received += 1;
+            w.stats.received_bytes += data.len() as u64;
+            w.on_datagram(listener, src, data, false, out);
+        }
+        total += n;
+        w.end_group();
+        w.flush(socks);
+        if n < udp_batch::BATCH {
+            break;
+        }
     }
+    total
 }
 
 /// Read the IPC inbox until it is empty.
@@ -227,20 +264,23 @@ fn drain_inbox(
     socks: &[UdpSocket],
     buf: &mut [u8],
     out: &mut Vec<u8>,
-) {
+) -> usize {
+    let mut total = 0;
+    w.begin_group();
     loop {
         let frame = match inbox.recv(buf) {
-            Ok(None) => return,
+            Ok(None) => break,
             Ok(Some(f)) => f,
             Err(e) => {
                 tracing::error!(error = %e, "IPC inbox read failed");
-                return;
+                break;
             }
         };
         match frame {
             Ok(Frame::Datagram(d)) => {
                 w.stats.ipc_received += 1;
-                w.on_datagram(usize::from(d.listener), d.source, d.data, true, socks, out);
+                total += 1;
+                w.on_datagram(usize::from(d.listener), d.source, d.data, true, out);
             }
             Ok(Frame::Control(c)) => w.on_control(c),
             Err(e) => {
@@ -249,6 +289,9 @@ fn drain_inbox(
             }
         }
     }
+    w.end_group();
+    w.flush(socks);
+    total
 }
 
 impl Worker {
@@ -265,7 +308,6 @@ impl Worker {
         src: SocketAddr,
         data: &[u8],
         steered: bool,
-        socks: &[UdpSocket],
         out: &mut Vec<u8>,
     ) {
         // Banned sources cost nothing more than this lookup: no parse, no answer.
@@ -314,7 +356,6 @@ impl Worker {
                                 self.stats.request(m.label());
                             }
                             self.stats.handled_locally += 1;
-                            self.flush(socks);
                             return;
                         }
                         self.forward(owner, listener, src, data);
@@ -335,21 +376,13 @@ impl Worker {
                             .on_response(listener, src, &msg, now, &mut self.sends);
                     }
                 }
-                self.flush(socks);
                 return;
             }
         };
         match outcome {
             Outcome::Reply { dest, status } => {
                 self.stats.reply(status);
-                let Some(sock) = socks.get(listener) else {
-                    self.stats.send_errors += 1;
-                    return;
-                };
-                if let Err(e) = sock.send_to(out, dest) {
-                    self.stats.send_errors += 1;
-                    tracing::debug!(error = %e, %dest, status, "send_to");
-                }
+                self.sends.push(listener, dest, out);
             }
             Outcome::Absorb { reason } => {
                 let label = match reason {
@@ -424,6 +457,34 @@ impl Worker {
         }
     }
 
+    /// Store writes from here to [`Worker::end_group`] share one commit (group commit).
+    fn begin_group(&self) {
+        if let Some(store) = self.proxy.store() {
+            store.begin_batch();
+        }
+    }
+
+    /// Commit the group's store writes before anything they answer is sent. If the group
+    /// failed, none of its writes happened, so none of its answers may go out: they are
+    /// dropped and the clients' retransmissions are handled afresh.
+    fn end_group(&mut self) {
+        let Some(store) = self.proxy.store() else {
+            return;
+        };
+        match store.end_batch() {
+            Ok(0) => {}
+            Ok(writes) => {
+                self.stats.store_commits += 1;
+                self.stats.store_writes += writes as u64;
+            }
+            Err(e) => {
+                self.stats.store_commit_failures += 1;
+                tracing::error!(error = %e, dropped = self.sends.len(), "store group commit failed; its answers are dropped");
+                self.sends.clear();
+            }
+        }
+    }
+
     /// Send what the proxy queued.
     fn flush(&mut self, socks: &[UdpSocket]) {
         for (listener, dest, bytes) in self.sends.iter() {
@@ -474,6 +535,7 @@ impl Worker {
                         // New routing and timers apply to new transactions; transactions in
                         // flight keep their destinations; destination health carries over.
                         self.proxy.reconfigure(pcfg, dispatcher);
+                        self.coalesce = Duration::from_micros(cfg.general.coalesce_us);
                         self.generation = generation;
                         tracing::info!(generation, "configuration applied");
                         None

@@ -17,3 +17,4 @@ pub mod stats;
 pub mod steering;
 pub mod timers;
 pub mod txn;
+pub mod udp_batch;

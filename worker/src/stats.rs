@@ -37,6 +37,9 @@ pub struct Counters {
     pub ipc_received: u64,
     pub ipc_dropped: u64,
     pub ipc_bad_frames: u64,
+    pub store_commits: u64,
+    pub store_writes: u64,
+    pub store_commit_failures: u64,
 }
 
 impl Counters {
@@ -86,6 +89,9 @@ impl Counters {
             ipc_received: self.ipc_received,
             ipc_dropped: self.ipc_dropped,
             ipc_bad_frames: self.ipc_bad_frames,
+            store_commits: self.store_commits,
+            store_writes: self.store_writes,
+            store_commit_failures: self.store_commit_failures,
             generation,
             ..WorkerStats::default()
         }

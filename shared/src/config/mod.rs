@@ -91,7 +91,17 @@ pub struct General {
     pub drain_timeout: u64,
     /// The name sipedge answers as (Server/User-Agent header).
     pub server_header: String,
+    /// Microseconds a worker waits, after a wake-up that found traffic, before it looks for
+    /// more: datagrams that arrive meanwhile are read and handled as one batch, so a loaded
+    /// worker wakes once per interval instead of once per datagram. A datagram that arrives
+    /// while the worker is idle is handled at once; one that arrives during the wait is
+    /// delayed by at most this much. 0 turns batching off.
+    pub coalesce_us: u64,
 }
+
+/// Most `general.coalesce_us` may be: past it the added latency starts to matter to SIP
+/// timers (T1 is 500 ms, but a forked call crosses several hops).
+pub const MAX_COALESCE_US: u64 = 5_000;
 
 impl Default for General {
     fn default() -> Self {
@@ -102,6 +112,7 @@ impl Default for General {
             log_file: String::new(),
             drain_timeout: 10,
             server_header: concat!("sipedge/", env!("CARGO_PKG_VERSION")).into(),
+            coalesce_us: 1000,
         }
     }
 }
@@ -310,6 +321,12 @@ impl Config {
             return Err(err(
                 "general.workers".into(),
                 format!("{} is more than 256", g.workers),
+            ));
+        }
+        if g.coalesce_us > MAX_COALESCE_US {
+            return Err(err(
+                "general.coalesce_us".into(),
+                format!("{} is more than {MAX_COALESCE_US}", g.coalesce_us),
             ));
         }
         if !matches!(g.log_format.as_str(), "text" | "json") {

@@ -61,6 +61,9 @@ pub enum StoreError {
     /// [`super::Store::write`] was called from inside a write closure on the same thread,
     /// which would deadlock on LMDB's writer lock. Use the `Writer` you were given.
     NestedWrite { path: PathBuf },
+    /// A write of the current group commit failed, so the whole group is rolled back at
+    /// [`super::Store::end_batch`]; later writes of the group fail with this at once.
+    BatchAborted { path: PathBuf },
 }
 
 impl fmt::Display for StoreError {
@@ -134,6 +137,11 @@ impl fmt::Display for StoreError {
                 f,
                 "store {}: write called inside a write transaction on the same thread; \
                  use the Writer passed to the closure",
+                path.display()
+            ),
+            Self::BatchAborted { path } => write!(
+                f,
+                "store {}: an earlier write of this group commit failed; the group is rolled back",
                 path.display()
             ),
         }

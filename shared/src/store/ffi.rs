@@ -1,4 +1,5 @@
-//! The one raw LMDB call the safe `lmdb` crate does not wrap: `mdb_reader_check`.
+//! What the safe `lmdb` crate does not offer: `mdb_reader_check`, and a write transaction
+//! that outlives the borrow of its environment (for group commit).
 #![allow(unsafe_code)]
 
 use std::os::raw::c_int;
@@ -17,4 +18,18 @@ pub(super) fn reader_check(env: &lmdb::Environment) -> Result<usize, lmdb::Error
     } else {
         Err(lmdb::Error::from_err_code(rc))
     }
+}
+
+/// Erases the environment borrow of a write transaction, so that the [`super::Store`] can keep
+/// it open across calls (group commit: [`super::Store::begin_batch`]).
+///
+/// Contract (kept by its one caller, `Store::write`): the transaction must end (commit or
+/// drop) before the `Environment` it was begun on is closed. `Store` keeps it only in its
+/// `batch` field, which `end_batch` and `Drop` empty before the environment closes.
+pub(super) fn detach(txn: lmdb::RwTransaction<'_>) -> lmdb::RwTransaction<'static> {
+    // SAFETY: the types differ only in the lifetime parameter, which `RwTransaction` uses in
+    // a PhantomData (it holds just the raw `MDB_txn` pointer, so moving the `Store` or its
+    // `Environment` does not invalidate it); the caller ends the transaction before the
+    // environment closes, as documented above.
+    unsafe { std::mem::transmute::<lmdb::RwTransaction<'_>, lmdb::RwTransaction<'static>>(txn) }
 }

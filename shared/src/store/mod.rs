@@ -35,6 +35,14 @@
 //! `Err` aborts them all. The single-op methods on [`Store`] (`incr`, `put_binding`, ...) each
 //! open their own transaction: fine for the master and for tools, a waste in a hot path.
 //! Readers never wait for the writer and see a consistent snapshot ([`Store::read`]).
+//!
+//! Group commit: between [`Store::begin_batch`] and [`Store::end_batch`] every `write` joins
+//! one transaction, begun by the first of them and committed by `end_batch`. A worker wraps
+//! each batch of datagrams (one `recvmmsg`) in a group and sends the batch's answers only
+//! after `end_batch` succeeded, so ten REGISTERs cost one commit, and an answer never
+//! announces a write that did not happen. A `Store` is therefore bound to its thread (it is
+//! neither `Send` nor `Sync`), as LMDB write transactions are; every process is
+//! single-threaded and opens its own.
 //! Calling [`Store::write`] inside a write closure on the same thread would deadlock and
 //! returns [`StoreError::NestedWrite`] instead.
 //!
@@ -68,12 +76,12 @@ mod tests;
 mod txn;
 pub mod types;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
-use lmdb::{DatabaseFlags, Environment, EnvironmentFlags};
+use lmdb::{DatabaseFlags, Environment, EnvironmentFlags, Transaction};
 use serde::Serialize;
 
 pub use error::StoreError;
@@ -144,6 +152,9 @@ impl StoreStat {
 /// An open store. Cheap to share by reference between threads (`Send + Sync`); open one per
 /// process, after fork.
 pub struct Store {
+    /// The open group commit, if any. Declared before `env` and emptied first by `Drop`:
+    /// its transaction must end before the environment closes.
+    batch: RefCell<Batch>,
     /// `None` only while dropping.
     env: Option<Environment>,
     tables: Tables,
@@ -161,14 +172,31 @@ impl fmt::Debug for Store {
     }
 }
 
+/// A group commit in progress ([`Store::begin_batch`]).
+#[derive(Default)]
+struct Batch {
+    active: bool,
+    /// Begun by the group's first write (a group without writes never takes the lock).
+    txn: Option<lmdb::RwTransaction<'static>>,
+    /// A write of the group failed: the group is rolled back.
+    failed: bool,
+    /// Writes that joined the group.
+    writes: usize,
+}
+
 impl Drop for Store {
     fn drop(&mut self) {
+        // An open group transaction ends (is aborted) before the environment closes.
+        let txn = self.batch.get_mut().txn.take();
         if let Some(env) = self.env.take() {
             if std::process::id() != self.pid {
+                std::mem::forget(txn);
                 // Inherited across fork: closing would touch the parent's descriptors and
                 // reader slots. Leak it; the process image goes away with the child.
                 std::mem::forget(env);
+                return;
             }
+            drop(txn);
         }
     }
 }
@@ -252,6 +280,7 @@ impl Store {
             _ => return Err(invalid("table list mismatch".into())),
         };
         Ok(Store {
+            batch: RefCell::new(Batch::default()),
             env: Some(env),
             tables,
             cx,
@@ -279,9 +308,13 @@ impl Store {
 
     /// Runs `f` in one write transaction: commits when it returns `Ok`, aborts when it returns
     /// `Err` (or panics). Holds the global writer lock for the duration of `f`.
+    ///
+    /// Between [`Store::begin_batch`] and [`Store::end_batch`], `f` instead joins the group's
+    /// transaction (begun by the group's first write) and nothing is committed until
+    /// `end_batch`; an `Err` from `f` then rolls back the whole group.
     pub fn write<T>(
         &self,
-        f: impl FnOnce(&mut Writer<'_>) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut Writer<'_, '_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let env = self.env()?;
         if IN_WRITE.with(|w| w.replace(true)) {
@@ -290,13 +323,79 @@ impl Store {
             });
         }
         let _guard = WriteGuard;
-        let txn = env
+        // Not borrowed while `f` runs for a plain write; `f` cannot reach `write` again
+        // (IN_WRITE), and nothing else borrows the batch.
+        let mut batch = self
+            .batch
+            .try_borrow_mut()
+            .map_err(|_| StoreError::NestedWrite {
+                path: self.cx.path.clone(),
+            })?;
+        if batch.active {
+            if batch.failed {
+                return Err(StoreError::BatchAborted {
+                    path: self.cx.path.clone(),
+                });
+            }
+            let txn = match &mut batch.txn {
+                Some(txn) => txn,
+                slot @ None => {
+                    let txn = env
+                        .begin_rw_txn()
+                        .map_err(|e| self.cx.lmdb("begin write transaction", "", e))?;
+                    // Kept in `self.batch`, which `end_batch` or `Drop` empties before `env`
+                    // (owned by `self`) closes: the contract of `detach`.
+                    slot.insert(ffi::detach(txn))
+                }
+            };
+            let out = f(&mut Writer::new(txn, &self.tables, &self.cx));
+            match &out {
+                Ok(_) => batch.writes += 1,
+                Err(_) => batch.failed = true,
+            }
+            return out;
+        }
+        drop(batch);
+        let mut txn = env
             .begin_rw_txn()
             .map_err(|e| self.cx.lmdb("begin write transaction", "", e))?;
-        let mut w = Writer::new(txn, &self.tables, &self.cx);
-        let out = f(&mut w)?;
-        w.commit()?;
+        let out = f(&mut Writer::new(&mut txn, &self.tables, &self.cx))?;
+        txn.commit().map_err(|e| self.cx.lmdb("commit", "", e))?;
         Ok(out)
+    }
+
+    /// Starts a group commit: the [`Store::write`] calls until [`Store::end_batch`] share
+    /// one transaction, committed once. A worker wraps each batch of datagrams in a group, so
+    /// ten REGISTERs read by one `recvmmsg` cost one commit (one meta page, and the leaf
+    /// pages they share written once). The writer lock is taken by the first write, not here,
+    /// and held until `end_batch`: callers keep groups short (one event-loop batch) and send
+    /// nothing that depends on the group's writes before `end_batch` returned `Ok`.
+    pub fn begin_batch(&self) {
+        if let Ok(mut b) = self.batch.try_borrow_mut() {
+            b.active = true;
+        }
+    }
+
+    /// Ends the group commit: commits its writes and returns how many joined it. `Err` when a
+    /// write of the group failed or the commit did: then none of the group's writes happened.
+    pub fn end_batch(&self) -> Result<usize, StoreError> {
+        let Ok(mut b) = self.batch.try_borrow_mut() else {
+            return Err(StoreError::NestedWrite {
+                path: self.cx.path.clone(),
+            });
+        };
+        let b = std::mem::take(&mut *b);
+        let Some(txn) = b.txn else {
+            return Ok(0);
+        };
+        if b.failed {
+            drop(txn); // aborts
+            return Err(StoreError::BatchAborted {
+                path: self.cx.path.clone(),
+            });
+        }
+        txn.commit().map_err(|e| self.cx.lmdb("commit", "", e))?;
+        Ok(b.writes)
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot; never waits for writers).

@@ -29,10 +29,99 @@ fn binding(aor: &str, contact: &str, expires_at: u64) -> Binding {
 }
 
 #[test]
-fn store_is_shareable_between_threads() {
+fn errors_cross_threads() {
+    // A `Store` itself stays on the thread that opened it (each process is single-threaded,
+    // and a group commit holds LMDB's thread-bound write transaction); its errors travel.
     fn send_sync<T: Send + Sync>() {}
-    send_sync::<Store>();
     send_sync::<StoreError>();
+}
+
+#[test]
+fn group_commit_is_one_transaction() {
+    let (_d, s) = open();
+    s.begin_batch();
+    assert_eq!(s.write(|w| w.incr(b"a", 1)).unwrap(), 1);
+    assert_eq!(
+        s.write(|w| w.incr(b"a", 2)).unwrap(),
+        3,
+        "later writes see earlier ones"
+    );
+    s.write(|w| w.put_binding(&binding("sip:g@x", "sip:g@1.2.3.4", 100)))
+        .unwrap();
+    // Readers see nothing until the group commits.
+    assert_eq!(s.get_counter(b"a").unwrap(), 0);
+    assert!(s.bindings("sip:g@x").unwrap().is_empty());
+    assert_eq!(s.end_batch().unwrap(), 3);
+    assert_eq!(s.get_counter(b"a").unwrap(), 3);
+    assert_eq!(s.bindings("sip:g@x").unwrap().len(), 1);
+    // Outside a group, each write commits on its own again.
+    s.incr(b"a", 1).unwrap();
+    assert_eq!(s.get_counter(b"a").unwrap(), 4);
+}
+
+#[test]
+fn group_without_writes_takes_no_lock() {
+    let (_d, s) = open();
+    s.begin_batch();
+    assert_eq!(s.get_counter(b"x").unwrap(), 0);
+    assert_eq!(s.end_batch().unwrap(), 0);
+    assert_eq!(s.end_batch().unwrap(), 0, "ending twice is harmless");
+}
+
+#[test]
+fn failed_write_rolls_back_the_whole_group() {
+    let (_d, s) = open();
+    s.begin_batch();
+    s.write(|w| w.incr(b"kept?", 5)).unwrap();
+    let failed = s.write(|w| {
+        w.incr(b"half", 1)?;
+        w.incr(b"", 1) // empty key: invalid
+    });
+    assert!(
+        matches!(failed, Err(StoreError::InvalidKey { .. })),
+        "{failed:?}"
+    );
+    let after = s.write(|w| w.incr(b"later", 1));
+    assert!(
+        matches!(after, Err(StoreError::BatchAborted { .. })),
+        "{after:?}"
+    );
+    assert!(matches!(
+        s.end_batch(),
+        Err(StoreError::BatchAborted { .. })
+    ));
+    for k in [&b"kept?"[..], b"half", b"later"] {
+        assert_eq!(s.get_counter(k).unwrap(), 0, "{k:?} was rolled back");
+    }
+    // The next group starts clean.
+    s.begin_batch();
+    s.write(|w| w.incr(b"kept?", 1)).unwrap();
+    assert_eq!(s.end_batch().unwrap(), 1);
+    assert_eq!(s.get_counter(b"kept?").unwrap(), 1);
+}
+
+#[test]
+fn nested_write_inside_a_group_is_an_error() {
+    let (_d, s) = open();
+    s.begin_batch();
+    let r = s.write(|_| s.incr(b"n", 1));
+    assert!(matches!(r, Err(StoreError::NestedWrite { .. })), "{r:?}");
+    let _ = s.end_batch();
+}
+
+#[test]
+fn dropping_a_store_with_an_open_group_aborts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let s = Store::open(&path, 16).unwrap();
+        s.begin_batch();
+        s.write(|w| w.incr(b"lost", 1)).unwrap();
+    }
+    let s = Store::open(&path, 16).unwrap();
+    assert_eq!(s.get_counter(b"lost").unwrap(), 0);
+    // The writer lock was released: a new write goes through.
+    assert_eq!(s.incr(b"lost", 2).unwrap(), 2);
 }
 
 #[test]

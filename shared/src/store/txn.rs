@@ -503,10 +503,10 @@ pub struct Reader<'s> {
 /// commits together when the closure returns `Ok`, and nothing does when it returns `Err`.
 /// While it lives every other writer (thread or process) waits, so keep it short: batch the
 /// writes of one event-loop turn, do no I/O inside.
-pub struct Writer<'s> {
-    txn: RwTransaction<'s>,
-    t: &'s Tables,
-    cx: &'s Ctx,
+pub struct Writer<'w, 's> {
+    txn: &'w mut RwTransaction<'s>,
+    t: &'w Tables,
+    cx: &'w Ctx,
 }
 
 impl<'s> Reader<'s> {
@@ -523,19 +523,14 @@ impl<'s> Reader<'s> {
     }
 }
 
-impl<'s> Writer<'s> {
-    pub(super) fn new(txn: RwTransaction<'s>, t: &'s Tables, cx: &'s Ctx) -> Self {
+impl<'w, 's> Writer<'w, 's> {
+    pub(super) fn new(txn: &'w mut RwTransaction<'s>, t: &'w Tables, cx: &'w Ctx) -> Self {
         Self { txn, t, cx }
-    }
-
-    pub(super) fn commit(self) -> Result<(), StoreError> {
-        let cx = self.cx;
-        self.txn.commit().map_err(|e| cx.lmdb("commit", "", e))
     }
 
     pub(super) fn view(&self) -> View<'_, RwTransaction<'s>> {
         View {
-            txn: &self.txn,
+            txn: &*self.txn,
             t: self.t,
             cx: self.cx,
         }
@@ -630,7 +625,7 @@ impl Reader<'_> {
     read_methods!();
 }
 
-impl Writer<'_> {
+impl Writer<'_, '_> {
     read_methods!();
 
     fn put_raw(
