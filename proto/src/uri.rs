@@ -97,31 +97,29 @@ pub(crate) fn parse_host<'b>(cur: &mut Cursor<'b>) -> Option<Host<'b>> {
 }
 
 /// Length of the dotted quad (four decimal parts of 1-3 digits, each up to 255) at the start
-/// of `s`, if there is one.
+/// of `s`, if there is one; it may be followed by anything (the caller decides).
 #[inline]
 fn ipv4_len(s: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    for part in 0..4 {
-        if part > 0 {
-            if s.get(i) != Some(&b'.') {
-                return None;
+    let (mut dots, mut digits, mut part) = (0u32, 0u32, 0u32);
+    let mut end = s.len();
+    for (i, &b) in s.iter().enumerate() {
+        match b {
+            b'0'..=b'9' if digits < 3 => {
+                part = part * 10 + u32::from(b - b'0');
+                digits += 1;
             }
-            i += 1;
-        }
-        let start = i;
-        let mut v = 0u32;
-        while let Some(&d) = s.get(i) {
-            if !d.is_ascii_digit() || i - start == 3 {
+            b'.' if dots < 3 && digits > 0 && part <= 255 => {
+                dots += 1;
+                digits = 0;
+                part = 0;
+            }
+            _ => {
+                end = i;
                 break;
             }
-            v = v * 10 + u32::from(d - b'0');
-            i += 1;
-        }
-        if i == start || v > 255 {
-            return None;
         }
     }
-    Some(i)
+    (dots == 3 && digits > 0 && part <= 255).then_some(end)
 }
 
 /// Length of the run of host characters at the start of `s`, provided it is a valid name:

@@ -8,7 +8,7 @@
 //! In the addr-spec form the URI ends at the first `;` (those parameters belong to the header)
 //! and may not contain `,` or `?` (RFC 3261 §20.10): RFC 4475 regbadct is rejected for it.
 
-use crate::chars::{self, OPAQUE, TOKEN};
+use crate::chars::{self, GEN_VALUE, OPAQUE, TOKEN};
 use crate::error::HeaderError;
 use crate::scan::{header_param, Cursor, Params};
 use crate::uri::Uri;
@@ -148,21 +148,62 @@ pub(crate) fn parse_into<'b>(cur: &mut Cursor<'b>, na: &mut NameAddr<'b>) -> Opt
             }
         }
     }
-    let params_start = {
-        let mut c = *cur;
-        c.skip_lws();
-        c.pos()
-    };
-    na.tag = None;
-    while cur.eat_sep(b';') {
-        let (name, value) = header_param(cur)?;
-        if name.eq_ignore_ascii_case(b"tag") {
-            na.tag = Some(value?);
+    if !plain_params(cur, na) {
+        let params_start = {
+            let mut c = *cur;
+            c.skip_lws();
+            c.pos()
+        };
+        na.tag = None;
+        while cur.eat_sep(b';') {
+            let (name, value) = header_param(cur)?;
+            if name.eq_ignore_ascii_case(b"tag") {
+                na.tag = Some(value?);
+            }
         }
+        na.params = chars::trim(cur.since(0).get(params_start..).unwrap_or_default());
     }
-    na.params = chars::trim(cur.since(0).get(params_start..).unwrap_or_default());
     na.raw = chars::trim(cur.since(start));
     Some(())
+}
+
+/// The header parameters in their usual form, `;name[=value]` with no whitespace and no
+/// quoted value, up to a `,` or the end. `false` (cursor untouched) leaves them to the
+/// general loop above, which gives the same result for everything this accepts.
+#[inline]
+fn plain_params<'b>(cur: &mut Cursor<'b>, na: &mut NameAddr<'b>) -> bool {
+    let mut c = *cur;
+    let start = c.pos();
+    let mut tag = None;
+    while c.eat(b';') {
+        let Some(name) = c.token() else {
+            return false;
+        };
+        let value = if c.eat(b'=') {
+            if c.peek() == Some(b'"') {
+                return false;
+            }
+            match c.take1(&GEN_VALUE) {
+                Some(v) => Some(v),
+                None => return false,
+            }
+        } else {
+            None
+        };
+        if name.eq_ignore_ascii_case(b"tag") {
+            match value {
+                Some(v) => tag = Some(v),
+                None => return false,
+            }
+        }
+    }
+    if !matches!(c.peek(), None | Some(b',')) {
+        return false;
+    }
+    na.tag = tag;
+    na.params = c.since(start);
+    *cur = c;
+    true
 }
 
 /// `< addr-spec >` with nothing else inside (RFC 4475 badaspec has spaces there: rejected).
