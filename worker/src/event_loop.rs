@@ -29,7 +29,7 @@ use crate::sends::Sends;
 use crate::stateless::{self, Absorbed, Outcome};
 use crate::stats::{drop_reason, Counters};
 use crate::steering;
-use crate::udp_batch::{self, Received, RxBatch};
+use crate::udp_batch::{self, Received, RxBatch, TxBatch};
 
 /// Period of the dispatcher housekeeping (probe sends and timeouts).
 const TICK: Duration = Duration::from_millis(100);
@@ -84,6 +84,7 @@ struct Worker {
     next_sync: Instant,
     /// `general.coalesce_us`: the wait after a busy wake-up (see [`run`]).
     coalesce: Duration,
+    tx: TxBatch,
 }
 
 /// Run until `stop` is set (SIGTERM) or a drain completes. Returns the final counters.
@@ -149,6 +150,7 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
         next_tick: Instant::now(),
         next_sync: Instant::now(),
         coalesce: Duration::from_micros(setup.config.general.coalesce_us),
+        tx: TxBatch::default(),
     };
     let _ = w.master.send_control(&Control::Ready {
         slot: u16::try_from(w.slot).unwrap_or(u16::MAX),
@@ -485,19 +487,38 @@ impl Worker {
         }
     }
 
-    /// Send what the proxy queued.
+    /// Send what the proxy queued: each run of datagrams for one socket with one
+    /// `sendmmsg` (at most [`udp_batch::BATCH`] per call).
     fn flush(&mut self, socks: &[UdpSocket]) {
-        for (listener, dest, bytes) in self.sends.iter() {
-            let sent = socks.get(listener).map(|s| s.send_to(bytes, dest));
-            match sent {
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    self.stats.send_errors += 1;
-                    tracing::debug!(error = %e, %dest, "send_to");
-                }
-                None => self.stats.send_errors += 1,
+        const NOWHERE: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+            std::net::Ipv4Addr::UNSPECIFIED,
+            0,
+        ));
+        let mut run: [(SocketAddr, &[u8]); udp_batch::BATCH] = [(NOWHERE, &[]); udp_batch::BATCH];
+        let mut len = 0;
+        let mut items = self.sends.iter().peekable();
+        while let Some((listener, dest, bytes)) = items.next() {
+            if let Some(slot) = run.get_mut(len) {
+                *slot = (dest, bytes);
+                len += 1;
             }
+            if len < udp_batch::BATCH && items.peek().is_some_and(|(l, _, _)| *l == listener) {
+                continue;
+            }
+            let batch = run.get(..len).unwrap_or_default();
+            match socks.get(listener) {
+                Some(sock) => {
+                    let stats = &mut self.stats;
+                    self.tx.send(sock.as_raw_fd(), batch, |dest, e| {
+                        stats.send_errors += 1;
+                        tracing::debug!(error = %e, %dest, "sendmmsg");
+                    });
+                }
+                None => self.stats.send_errors += len as u64,
+            }
+            len = 0;
         }
+        drop(items);
         self.sends.clear();
     }
 

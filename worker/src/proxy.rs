@@ -22,7 +22,12 @@
 //! dispatcher set, up to the set's limit; when nothing is left the best response goes
 //! upstream, or our own `503` when every attempt timed out.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+
+/// Transaction indexes hash every message's branch or Call-ID: foldhash is several times
+/// cheaper than std's SipHash on these short keys, and its per-process random seed keeps
+/// attacker-chosen keys from being aimed at one bucket.
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -224,9 +229,9 @@ impl Proxy {
             dispatcher,
             slot,
             servers: Slab::default(),
-            server_index: HashMap::new(),
+            server_index: HashMap::default(),
             clients: Slab::default(),
-            client_index: HashMap::new(),
+            client_index: HashMap::default(),
             timers: TimerQueues::default(),
             edits: Edits::new(),
             key: Vec::with_capacity(128),
@@ -234,7 +239,7 @@ impl Proxy {
             salt: seed,
             rng: seed | 1,
             stats: ProxyStats::default(),
-            probes: HashMap::new(),
+            probes: HashMap::default(),
             changes: Vec::new(),
             store: None,
             reg_reply: None,
@@ -242,8 +247,8 @@ impl Proxy {
             worker_ports: Vec::new(),
             local_only: false,
             needs_owner: false,
-            keepalives: HashMap::new(),
-            keepalive_misses: HashMap::new(),
+            keepalives: HashMap::default(),
+            keepalive_misses: HashMap::default(),
             next_keepalive: None,
         }
     }

@@ -18,7 +18,7 @@ pub struct Guard {
     ban_seconds: u64,
     trusted: Vec<(IpAddr, u8)>,
     /// Requests per source since the last tick.
-    counts: HashMap<IpAddr, u64>,
+    counts: HashMap<IpAddr, u64, foldhash::fast::RandomState>,
     /// Bans as of the last tick (plus the ones made here since).
     banned: HashSet<IpAddr>,
     /// Bans decided here, written at the next tick.
@@ -42,7 +42,7 @@ impl Guard {
             window: s.flood_window.max(1),
             ban_seconds: s.ban_seconds,
             trusted: s.trusted.iter().filter_map(|c| parse_cidr(c)).collect(),
-            counts: HashMap::new(),
+            counts: HashMap::default(),
             banned: HashSet::new(),
             pending: Vec::new(),
             hook: s.ban_hook.clone(),

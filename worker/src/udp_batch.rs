@@ -1,10 +1,12 @@
-//! Batched UDP reads with `recvmmsg(2)`: a wake-up that finds several datagrams waiting costs
-//! one system call to read them all.
+//! Batched UDP I/O: `recvmmsg(2)` reads every datagram waiting with one system call, and
+//! `sendmmsg(2)` sends everything a batch produced with one more.
 //!
 //! Reading also needs no extra call to learn that a socket is empty: mio is edge-triggered,
 //! and a `recvmmsg` that returns fewer datagrams than it had room for has emptied the queue
 //! (the kernel stops at the first would-block), so a datagram that arrives afterwards raises
 //! a new edge.
+
+#![allow(unsafe_code)] // sendmmsg: see `TxBatch::send`
 
 use std::io::{self, IoSliceMut};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -94,4 +96,124 @@ fn to_std(a: &SockaddrStorage) -> Option<SocketAddr> {
     }
     a.as_sockaddr_in6()
         .map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
+}
+
+/// Destination and payload pointers for up to [`BATCH`] datagrams, reused by every send.
+///
+/// nix's `sendmmsg` wrapper reads uninitialised memory when it reports its result, so this
+/// is a direct call; the records are plain C structs filled right before it.
+pub struct TxBatch {
+    addrs: Vec<libc::sockaddr_storage>,
+    iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+}
+
+impl Default for TxBatch {
+    fn default() -> Self {
+        TxBatch {
+            addrs: Vec::with_capacity(BATCH),
+            iovs: Vec::with_capacity(BATCH),
+            hdrs: Vec::with_capacity(BATCH),
+        }
+    }
+}
+
+/// `dest` as a C socket address and its length.
+fn c_addr(dest: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain old data; all zeroes is a valid (unspecified) value.
+    let mut out: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match dest {
+        SocketAddr::V4(v4) => {
+            let a = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*v4.ip()).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for every sockaddr type
+            // (that is its purpose); the write stays inside `out`.
+            unsafe { std::ptr::write((&mut out as *mut libc::sockaddr_storage).cast(), a) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            let a = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: v6.port().to_be(),
+                sin6_flowinfo: v6.flowinfo().to_be(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                },
+                sin6_scope_id: v6.scope_id(),
+            };
+            // SAFETY: as above.
+            unsafe { std::ptr::write((&mut out as *mut libc::sockaddr_storage).cast(), a) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (out, len as libc::socklen_t)
+}
+
+impl TxBatch {
+    /// Send `items` (destination, payload) from `fd`, [`BATCH`] per system call. Calls
+    /// `on_error` for each datagram the kernel refused; the ones after it are still sent.
+    pub fn send(
+        &mut self,
+        fd: RawFd,
+        items: &[(SocketAddr, &[u8])],
+        mut on_error: impl FnMut(SocketAddr, io::Error),
+    ) {
+        let mut rest = items;
+        while !rest.is_empty() {
+            let chunk = rest.get(..rest.len().min(BATCH)).unwrap_or_default();
+            self.addrs.clear();
+            self.iovs.clear();
+            self.hdrs.clear();
+            let mut lens = [0 as libc::socklen_t; BATCH];
+            for ((dest, bytes), len) in chunk.iter().zip(lens.iter_mut()) {
+                let (a, l) = c_addr(*dest);
+                self.addrs.push(a);
+                *len = l;
+                self.iovs.push(libc::iovec {
+                    iov_base: bytes.as_ptr() as *mut libc::c_void,
+                    iov_len: bytes.len(),
+                });
+            }
+            // The vectors are filled and never grow below (capacity BATCH): the pointers
+            // taken here stay valid until the call returns.
+            for ((a, iov), len) in self.addrs.iter_mut().zip(self.iovs.iter_mut()).zip(lens) {
+                // SAFETY: msghdr is plain old data; all zeroes means no control data.
+                let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
+                h.msg_name = (a as *mut libc::sockaddr_storage).cast();
+                h.msg_namelen = len;
+                h.msg_iov = iov;
+                h.msg_iovlen = 1;
+                self.hdrs.push(libc::mmsghdr {
+                    msg_hdr: h,
+                    msg_len: 0,
+                });
+            }
+            let n = self.hdrs.len() as libc::c_uint;
+            // SAFETY: `hdrs` holds `n` initialised mmsghdr records whose name and iov
+            // pointers point into `addrs` and `iovs` (alive and not reallocated until this
+            // function returns) and into the caller's payload slices (borrowed for the whole
+            // call); the kernel only reads them, and writes each `msg_len`, inside `hdrs`.
+            let rc = unsafe { libc::sendmmsg(fd, self.hdrs.as_mut_ptr(), n, 0) };
+            let skip = if rc > 0 {
+                rc as usize
+            } else {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // The first datagram of the chunk was refused: report it, go on after it.
+                if let Some((dest, _)) = chunk.first() {
+                    on_error(*dest, e);
+                }
+                1
+            };
+            rest = rest.get(skip.min(rest.len())..).unwrap_or_default();
+        }
+    }
 }
