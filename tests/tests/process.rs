@@ -185,3 +185,34 @@ fn workers_exit_when_the_master_dies() {
     }
     assert!(!workers.iter().any(alive), "workers outlived their master");
 }
+
+/// Header slots: a message with more headers than the worker's first, small slot array (32)
+/// is parsed again with the full one, up to `limits.max_headers`; past that it gets 400.
+#[test]
+fn many_headers_parse_up_to_the_limit() {
+    let dir = scratch_dir("many-headers");
+    let config = format!(
+        "{}\n[limits]\nmax_headers = 100\n",
+        test_config(&dir, 25066, 1)
+    );
+    let s = Sipedge::start(&dir, &config, 25066);
+    let sock = client();
+    let extra = |n: usize| (0..n).map(|i| format!("X-H{i}: v\r\n")).collect::<String>();
+    // 8 headers of `request` plus 60: above 32, under 100.
+    let msg = request(&sock, "INVITE", "sip:404@127.0.0.1:25066", &extra(60));
+    let resp = exchange(&sock, s.addr, msg.as_bytes(), Duration::from_secs(2)).unwrap();
+    assert_eq!(
+        status_of(&resp),
+        Some(404),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
+    let msg = request(&sock, "INVITE", "sip:404@127.0.0.1:25066", &extra(120));
+    let resp = exchange(&sock, s.addr, msg.as_bytes(), Duration::from_secs(2)).unwrap();
+    assert_eq!(status_of(&resp), Some(400));
+    assert!(
+        String::from_utf8_lossy(&resp).contains("Too many header fields"),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
+}

@@ -43,6 +43,10 @@ fn unix_now() -> u64 {
 
 /// Longest sleep in `poll`: how late a stop request may be noticed.
 const MAX_WAIT: Duration = Duration::from_millis(200);
+/// Header slots tried first for each datagram.
+const FEW_HEADERS: usize = 32;
+/// Header slots for the rest (up to `limits.max_headers`, whose default is 128).
+const MAX_HEADER_SLOTS: usize = 128;
 /// Token of the IPC inbox; listener sockets use their index.
 const INBOX: Token = Token(usize::MAX - 1);
 
@@ -317,9 +321,45 @@ impl Worker {
             self.stats.dropped(drop_reason::BANNED);
             return;
         }
-        let mut slots = [EMPTY_HEADER; 128];
         let limits = self.proxy.cfg.ctx.limits;
-        let outcome = match Message::parse(data, &mut slots, &limits) {
+        // Header slots are initialised before every parse: 32 (1.5 KiB) fit nearly every
+        // message; only one with more headers pays for the full array.
+        let mut slots = [EMPTY_HEADER; FEW_HEADERS];
+        let parsed = Message::parse(data, &mut slots, &limits);
+        if matches!(parsed, Err(ParseError::TooManyHeaders)) && limits.max_headers > FEW_HEADERS {
+            drop(parsed);
+            self.on_datagram_many_headers(listener, src, data, steered, out);
+            return;
+        }
+        self.on_parsed(listener, src, data, steered, parsed, out);
+    }
+
+    /// [`Worker::on_datagram`] for a message with more than [`FEW_HEADERS`] headers.
+    #[cold]
+    #[inline(never)]
+    fn on_datagram_many_headers(
+        &mut self,
+        listener: usize,
+        src: SocketAddr,
+        data: &[u8],
+        steered: bool,
+        out: &mut Vec<u8>,
+    ) {
+        let mut slots = [EMPTY_HEADER; MAX_HEADER_SLOTS];
+        let parsed = Message::parse(data, &mut slots, &self.proxy.cfg.ctx.limits);
+        self.on_parsed(listener, src, data, steered, parsed, out);
+    }
+
+    fn on_parsed(
+        &mut self,
+        listener: usize,
+        src: SocketAddr,
+        data: &[u8],
+        steered: bool,
+        parsed: Result<Message<'_, '_>, ParseError>,
+        out: &mut Vec<u8>,
+    ) {
+        let outcome = match parsed {
             Err(ParseError::Empty) => Outcome::Absorb {
                 reason: Absorbed::KeepAlive,
             },
