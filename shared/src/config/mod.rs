@@ -95,7 +95,8 @@ pub struct General {
     /// more: datagrams that arrive meanwhile are read and handled as one batch, so a loaded
     /// worker wakes once per interval instead of once per datagram. A datagram that arrives
     /// while the worker is idle is handled at once; one that arrives during the wait is
-    /// delayed by at most this much. 0 turns batching off.
+    /// delayed by at most 1.5 times this much (the worker's timer slack is half of it).
+    /// 0 turns batching off.
     pub coalesce_us: u64,
 }
 
