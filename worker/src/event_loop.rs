@@ -43,6 +43,8 @@ fn unix_now() -> u64 {
 
 /// Longest sleep in `poll`: how late a stop request may be noticed.
 const MAX_WAIT: Duration = Duration::from_millis(200);
+/// Consecutive read errors after which a wake-up stops reading a socket.
+const MAX_RECV_ERRORS: u32 = 16;
 /// Header slots tried first for each datagram.
 const FEW_HEADERS: usize = 32;
 /// Header slots for the rest (up to `limits.max_headers`, whose default is 128).
@@ -244,6 +246,7 @@ fn drain_socket(
     out: &mut Vec<u8>,
 ) -> usize {
     let mut total = 0;
+    let mut errors = 0;
     loop {
         let n = match rx.recv(sock.as_raw_fd()) {
             Ok(Received::Some(n)) => n,
@@ -251,9 +254,14 @@ fn drain_socket(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 // ICMP errors from earlier sends surface here on Linux; not fatal, and the
-                // error is consumed, so reading goes on.
+                // error is consumed, so reading goes on. An error that does not go away
+                // must not spin the loop: give up on this wake-up after a few.
                 w.stats.recv_errors += 1;
                 tracing::debug!(error = %e, "recvmmsg");
+                errors += 1;
+                if errors >= MAX_RECV_ERRORS {
+                    break;
+                }
                 continue;
             }
         };

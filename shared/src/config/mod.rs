@@ -539,5 +539,11 @@ mod tests {
         assert_eq!(e.key, "listen");
         let e = load(&format!("{MINIMAL}[limits]\nmax_headers = 1\n")).unwrap_err();
         assert_eq!(e.key, "limits.max_headers");
+        let e = load(&format!("{MINIMAL}[general]\ncoalesce_us = 5001\n")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "test.toml: general.coalesce_us: 5001 is more than 5000"
+        );
+        assert!(load(&format!("{MINIMAL}[general]\ncoalesce_us = 0\n")).is_ok());
     }
 }

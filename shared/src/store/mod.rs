@@ -35,6 +35,8 @@
 //! `Err` aborts them all. The single-op methods on [`Store`] (`incr`, `put_binding`, ...) each
 //! open their own transaction: fine for the master and for tools, a waste in a hot path.
 //! Readers never wait for the writer and see a consistent snapshot ([`Store::read`]).
+//! Calling [`Store::write`] inside a write closure on the same thread would deadlock and
+//! returns [`StoreError::NestedWrite`] instead.
 //!
 //! Group commit: between [`Store::begin_batch`] and [`Store::end_batch`] every `write` joins
 //! one transaction, begun by the first of them and committed by `end_batch`. A worker wraps
@@ -43,8 +45,6 @@
 //! announces a write that did not happen. A `Store` is therefore bound to its thread (it is
 //! neither `Send` nor `Sync`), as LMDB write transactions are; every process is
 //! single-threaded and opens its own.
-//! Calling [`Store::write`] inside a write closure on the same thread would deadlock and
-//! returns [`StoreError::NestedWrite`] instead.
 //!
 //! A writer killed inside a write transaction releases the lock (LMDB uses a robust mutex)
 //! and its transaction is lost. A reader killed inside a read transaction leaves its slot
@@ -149,8 +149,8 @@ impl StoreStat {
     }
 }
 
-/// An open store. Cheap to share by reference between threads (`Send + Sync`); open one per
-/// process, after fork.
+/// An open store, used by the thread that opened it (not `Send`, not `Sync`: a group commit
+/// holds LMDB's thread-bound write transaction); open one per process, after fork.
 pub struct Store {
     /// The open group commit, if any. Declared before `env` and emptied first by `Drop`:
     /// its transaction must end before the environment closes.
