@@ -372,6 +372,9 @@ impl Worker {
         self.on_parsed(listener, src, data, steered, parsed, out);
     }
 
+    // Inlined into both callers: a `Message` is about a kilobyte, and moving it into a call
+    // would copy it for every datagram.
+    #[inline(always)]
     fn on_parsed(
         &mut self,
         listener: usize,
