@@ -258,6 +258,38 @@ fn element_end(s: &[u8]) -> usize {
     s.len()
 }
 
+/// Walk a comma-separated header value: `one` parses each element from the cursor (it gets
+/// the element's index). Returns how many elements there are, or `None` for a malformed
+/// element, an empty one (`a,,b`, `a,`) or junk after an element.
+#[inline(always)]
+pub(crate) fn each_list_value<'b>(
+    value: &'b [u8],
+    mut one: impl FnMut(&mut Cursor<'b>, usize) -> Option<()>,
+) -> Option<usize> {
+    let mut cur = Cursor::new(value);
+    let mut n = 0;
+    loop {
+        cur.skip_lws();
+        if cur.at_end() {
+            return Some(n);
+        }
+        one(&mut cur, n)?;
+        n += 1;
+        cur.skip_lws();
+        if cur.at_end() {
+            return Some(n);
+        }
+        // After a comma another value must follow: `a,` is an empty element.
+        if !cur.eat(b',') {
+            return None;
+        }
+        cur.skip_lws();
+        if cur.at_end() {
+            return None;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -241,29 +241,8 @@ pub(crate) fn parse_single_into<'b>(value: &'b [u8], na: &mut NameAddr<'b>) -> O
 /// each into one scratch value: the parse path validates Contact lists without copying each
 /// value out. Returns how many values there are.
 pub(crate) fn validate_list(value: &[u8]) -> Option<usize> {
-    let mut cur = Cursor::new(value);
     let mut scratch = NameAddr::EMPTY;
-    let mut n = 0;
-    loop {
-        cur.skip_lws();
-        if cur.at_end() {
-            return Some(n);
-        }
-        parse_into(&mut cur, &mut scratch)?;
-        n += 1;
-        cur.skip_lws();
-        if cur.at_end() {
-            return Some(n);
-        }
-        // After a comma another value must follow: `a,` is an empty element.
-        if !cur.eat(b',') {
-            return None;
-        }
-        cur.skip_lws();
-        if cur.at_end() {
-            return None;
-        }
-    }
+    crate::scan::each_list_value(value, |cur, _| parse_into(cur, &mut scratch))
 }
 
 /// Iterator over the values of one list header of addresses (Route, Record-Route, Path,

@@ -195,30 +195,10 @@ fn parse_plain<'b>(cur: &mut Cursor<'b>, via: &mut Via<'b>) -> Option<()> {
 /// `top` and the others into one scratch value (the parse path validates all Vias without
 /// copying each out). Returns how many values there are.
 pub(crate) fn validate_list<'b>(value: &'b [u8], top: &mut Via<'b>) -> Option<usize> {
-    let mut cur = Cursor::new(value);
     let mut scratch = Via::EMPTY;
-    let mut n = 0;
-    loop {
-        cur.skip_lws();
-        if cur.at_end() {
-            return Some(n);
-        }
-        let slot = if n == 0 { &mut *top } else { &mut scratch };
-        parse_into(&mut cur, slot)?;
-        n += 1;
-        cur.skip_lws();
-        if cur.at_end() {
-            return Some(n);
-        }
-        // After a comma another value must follow: `a,` is an empty element.
-        if !cur.eat(b',') {
-            return None;
-        }
-        cur.skip_lws();
-        if cur.at_end() {
-            return None;
-        }
-    }
+    crate::scan::each_list_value(value, |cur, i| {
+        parse_into(cur, if i == 0 { &mut *top } else { &mut scratch })
+    })
 }
 
 /// Iterator over the values of one Via header field; yields `None` (as `Some(Err(()))`) on
