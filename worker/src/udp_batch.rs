@@ -203,7 +203,12 @@ impl TxBatch {
             let skip = if rc > 0 {
                 rc as usize
             } else {
-                let e = io::Error::last_os_error();
+                // errno is only meaningful for -1 (0 sent is not expected with n > 0).
+                let e = if rc < 0 {
+                    io::Error::last_os_error()
+                } else {
+                    io::Error::other("sendmmsg sent nothing")
+                };
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
