@@ -62,6 +62,17 @@ impl Via<'_> {
         params: b"",
         raw: b"",
     };
+
+    /// Forget the parameters a previous parse into this value recorded ([`known_param`]
+    /// sets them again).
+    #[inline(always)]
+    fn clear_known_params(&mut self) {
+        self.branch = None;
+        self.received = None;
+        self.rport = None;
+        self.maddr = None;
+        self.ttl = None;
+    }
 }
 
 /// Parse one via-parm at the cursor, stopping before a `,` or the end.
@@ -96,11 +107,7 @@ pub(crate) fn parse_into<'b>(cur: &mut Cursor<'b>, via: &mut Via<'b>) -> Option<
     } else {
         None
     };
-    via.branch = None;
-    via.received = None;
-    via.rport = None;
-    via.maddr = None;
-    via.ttl = None;
+    via.clear_known_params();
     let params_start = {
         let mut c = *cur;
         c.skip_lws();
@@ -163,11 +170,7 @@ fn parse_plain<'b>(cur: &mut Cursor<'b>, via: &mut Via<'b>) -> Option<()> {
     } else {
         None
     };
-    via.branch = None;
-    via.received = None;
-    via.rport = None;
-    via.maddr = None;
-    via.ttl = None;
+    via.clear_known_params();
     let params_start = c.pos();
     while c.eat(b';') {
         let name = c.token()?;
