@@ -189,7 +189,7 @@ impl Drop for Store {
         // An open group transaction ends (is aborted) before the environment closes.
         let txn = self.batch.get_mut().txn.take();
         if let Some(env) = self.env.take() {
-            if std::process::id() != self.pid {
+            if ffi::current_pid() != self.pid {
                 std::mem::forget(txn);
                 // Inherited across fork: closing would touch the parent's descriptors and
                 // reader slots. Leak it; the process image goes away with the child.
@@ -284,7 +284,7 @@ impl Store {
             env: Some(env),
             tables,
             cx,
-            pid: std::process::id(),
+            pid: ffi::current_pid(),
         })
     }
 
@@ -295,7 +295,7 @@ impl Store {
 
     /// The environment, if this is the process that opened it.
     fn env(&self) -> Result<&Environment, StoreError> {
-        let used_in = std::process::id();
+        let used_in = ffi::current_pid();
         match &self.env {
             Some(env) if used_in == self.pid => Ok(env),
             _ => Err(StoreError::WrongProcess {
