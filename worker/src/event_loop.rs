@@ -552,39 +552,48 @@ impl Worker {
         }
     }
 
-    /// Send what the proxy queued: each run of datagrams for one socket with one
-    /// `sendmmsg` (at most [`udp_batch::BATCH`] per call).
+    /// Send what the proxy queued: all datagrams of one socket together, with one
+    /// `sendmmsg` per [`udp_batch::BATCH`]. A stateful relay alternates sockets (the answer
+    /// upstream on the listener socket, the request downstream on a worker port), so sending
+    /// in queue order would cost a system call per datagram. Order is kept per socket, which
+    /// is all UDP could keep anyway. A worker has a handful of sockets: one pass per socket.
     fn flush(&mut self, socks: &[UdpSocket]) {
         const NOWHERE: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
             std::net::Ipv4Addr::UNSPECIFIED,
             0,
         ));
+        if self.sends.is_empty() {
+            return;
+        }
+        let Worker {
+            sends, tx, stats, ..
+        } = self;
         let mut run: [(SocketAddr, &[u8]); udp_batch::BATCH] = [(NOWHERE, &[]); udp_batch::BATCH];
-        let mut len = 0;
-        let mut items = self.sends.iter().peekable();
-        while let Some((listener, dest, bytes)) = items.next() {
-            if let Some(slot) = run.get_mut(len) {
-                *slot = (dest, bytes);
-                len += 1;
-            }
-            if len < udp_batch::BATCH && items.peek().is_some_and(|(l, _, _)| *l == listener) {
-                continue;
-            }
-            let batch = run.get(..len).unwrap_or_default();
-            match socks.get(listener) {
-                Some(sock) => {
-                    let stats = &mut self.stats;
-                    self.tx.send(sock.as_raw_fd(), batch, |dest, e| {
+        for (listener, sock) in socks.iter().enumerate() {
+            let mut len = 0;
+            let mut items = sends.iter().filter(|(l, _, _)| *l == listener).peekable();
+            while let Some((_, dest, bytes)) = items.next() {
+                if let Some(slot) = run.get_mut(len) {
+                    *slot = (dest, bytes);
+                    len += 1;
+                }
+                if len < udp_batch::BATCH && items.peek().is_some() {
+                    continue;
+                }
+                tx.send(
+                    sock.as_raw_fd(),
+                    run.get(..len).unwrap_or_default(),
+                    |dest, e| {
                         stats.send_errors += 1;
                         tracing::debug!(error = %e, %dest, "sendmmsg");
-                    });
-                }
-                None => self.stats.send_errors += len as u64,
+                    },
+                );
+                len = 0;
             }
-            len = 0;
         }
-        drop(items);
-        self.sends.clear();
+        // Datagrams queued for a socket this worker does not have (not expected).
+        stats.send_errors += sends.iter().filter(|(l, _, _)| *l >= socks.len()).count() as u64;
+        sends.clear();
     }
 
     /// Hand a datagram to the worker that owns it.
