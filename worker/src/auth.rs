@@ -9,7 +9,7 @@
 //! An unknown user, a disabled one and a wrong password all get the same fresh challenge, so
 //! nothing tells an attacker which user names exist.
 
-use std::io::Write as _;
+use std::cell::RefCell;
 
 use hmac::{Hmac, Mac};
 use md5::Md5;
@@ -42,8 +42,8 @@ impl Alg {
     }
 
     /// Lower-case hex digest of `parts` joined by `:`.
-    fn hex(self, parts: &[&[u8]]) -> String {
-        fn run<D: Digest>(parts: &[&[u8]]) -> String {
+    fn hex(self, parts: &[&[u8]]) -> Hex {
+        fn run<D: Digest>(parts: &[&[u8]]) -> Hex {
             let mut d = D::new();
             for (i, p) in parts.iter().enumerate() {
                 if i > 0 {
@@ -51,12 +51,56 @@ impl Alg {
                 }
                 d.update(p);
             }
-            d.finalize().iter().map(|b| format!("{b:02x}")).collect()
+            Hex::encode(&d.finalize())
         }
         match self {
             Alg::Md5 => run::<Md5>(parts),
             Alg::Sha256 => run::<Sha256>(parts),
         }
+    }
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Write the lower-case hex digits of `bytes` into `out`, two per byte, as far as `out` goes.
+fn encode_hex(out: &mut [u8], bytes: &[u8]) {
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        if let [hi, lo] = pair {
+            // Both indices are below 16: the fallback is never taken.
+            *hi = HEX_DIGITS.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+            *lo = HEX_DIGITS.get(usize::from(b & 15)).copied().unwrap_or(b'0');
+        }
+    }
+}
+
+/// ASCII bytes as a String (no UTF-8 validation needed for hex digits).
+fn ascii_string(b: &[u8]) -> String {
+    b.iter().map(|&c| char::from(c)).collect()
+}
+
+/// A hex digest on the stack: 64 digits fit SHA-256, the longest algorithm.
+struct Hex {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Hex {
+    fn encode(bytes: &[u8]) -> Hex {
+        let mut h = Hex {
+            buf: [0; 64],
+            len: 0,
+        };
+        encode_hex(&mut h.buf, bytes);
+        h.len = (2 * bytes.len()).min(h.buf.len());
+        h
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    fn string(&self) -> String {
+        ascii_string(self.as_bytes())
     }
 }
 
@@ -80,11 +124,13 @@ pub fn response(
         b"auth",
         ha2.as_bytes(),
     ])
+    .string()
 }
 
 /// The HA1 of a subscriber for a realm: `H(user:realm:password)`.
 pub fn ha1(alg: Alg, user: &str, realm: &str, password: &str) -> String {
     alg.hex(&[user.as_bytes(), realm.as_bytes(), password.as_bytes()])
+        .string()
 }
 
 /// A subscriber record for `user` in `realm` with both HA1 values (the password itself is
@@ -151,8 +197,34 @@ pub fn stored_secret(store: &Store) -> Option<Vec<u8>> {
     Some(out)
 }
 
+thread_local! {
+    /// The HMAC keyed with the last nonce secret used on this thread, with that secret:
+    /// keying hashes the padded key twice, a clone of the keyed state only copies it.
+    static NONCE_KEY: RefCell<Option<(Vec<u8>, Hmac<Sha256>)>> = const { RefCell::new(None) };
+}
+
+/// An HMAC-SHA256 keyed with `secret`, from the cache when the secret is the cached one.
+fn keyed(secret: &[u8]) -> Option<Hmac<Sha256>> {
+    let fresh = || Hmac::<Sha256>::new_from_slice(secret).ok();
+    NONCE_KEY
+        .try_with(|cell| {
+            let Ok(mut slot) = cell.try_borrow_mut() else {
+                return fresh();
+            };
+            if let Some((s, m)) = slot.as_ref() {
+                if s.as_slice() == secret {
+                    return Some(m.clone());
+                }
+            }
+            let m = fresh()?;
+            *slot = Some((secret.to_vec(), m.clone()));
+            Some(m)
+        })
+        .unwrap_or_else(|_| fresh())
+}
+
 fn mac(secret: &[u8], realm: &str, ts: u64, unique: u64) -> u64 {
-    let Ok(mut m) = Hmac::<Sha256>::new_from_slice(secret) else {
+    let Some(mut m) = keyed(secret) else {
         return 0;
     };
     m.update(&ts.to_be_bytes());
@@ -166,11 +238,20 @@ fn mac(secret: &[u8], realm: &str, ts: u64, unique: u64) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// Length of a nonce: 16 hex digits each of the time, the unique value and the MAC.
+const NONCE_LEN: usize = 48;
+
+fn nonce_bytes(cfg: &AuthConfig, secret: &[u8], now: u64, unique: u64) -> [u8; NONCE_LEN] {
+    let mut out = [0u8; NONCE_LEN];
+    let m = mac(secret, &cfg.realm, now, unique);
+    for (digits, v) in out.chunks_exact_mut(16).zip([now, unique, m]) {
+        encode_hex(digits, &v.to_be_bytes());
+    }
+    out
+}
+
 pub fn nonce(cfg: &AuthConfig, secret: &[u8], now: u64, unique: u64) -> String {
-    format!(
-        "{now:016x}{unique:016x}{:016x}",
-        mac(secret, &cfg.realm, now, unique)
-    )
+    ascii_string(&nonce_bytes(cfg, secret, now, unique))
 }
 
 enum NonceCheck {
@@ -227,18 +308,28 @@ pub fn challenge(
     } else {
         "WWW-Authenticate"
     };
-    let n = nonce(cfg, secret, now, unique);
+    let n = nonce_bytes(cfg, secret, now, unique);
     let mut out = Vec::with_capacity(160 * cfg.algorithms.len());
     for alg in &cfg.algorithms {
-        let _ = write!(
-            out,
-            "{name}: Digest realm=\"{}\", nonce=\"{n}\", algorithm={}, qop=\"auth\"{}\r\n",
-            cfg.realm,
-            alg.name(),
-            if stale { ", stale=true" } else { "" }
-        );
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": Digest realm=\"");
+        out.extend_from_slice(cfg.realm.as_bytes());
+        out.extend_from_slice(b"\", nonce=\"");
+        out.extend_from_slice(&n);
+        out.extend_from_slice(b"\", algorithm=");
+        out.extend_from_slice(alg.name().as_bytes());
+        out.extend_from_slice(b", qop=\"auth\"");
+        if stale {
+            out.extend_from_slice(b", stale=true");
+        }
+        out.extend_from_slice(b"\r\n");
     }
     out
+}
+
+/// A parameter as text; `None` also when it is not UTF-8 (then the credentials are incomplete).
+fn utf8(v: Option<&[u8]>) -> Option<&str> {
+    v.and_then(|b| std::str::from_utf8(b).ok())
 }
 
 /// Check the credentials of `msg` (Authorization for a REGISTER, Proxy-Authorization for
@@ -260,29 +351,24 @@ pub fn verify(
     let creds = msg
         .credentials(kind)
         .filter_map(Result::ok)
-        .find(|c| c.is_digest() && c.realm() == Some(cfg.realm.as_bytes()));
+        .filter(|c| c.is_digest())
+        .map(|c| c.digest_fields())
+        .find(|f| f.realm == Some(cfg.realm.as_bytes()));
     let Some(c) = creds else {
         return Verdict::Challenge {
             stale: false,
             why: "no_credentials",
         };
     };
-    let field = |v: Option<&[u8]>| {
-        v.and_then(|b| std::str::from_utf8(b).ok())
-            .map(str::to_string)
-    };
-    let (Some(user), Some(nonce), Some(uri), Some(response)) = (
-        field(c.username()),
-        c.nonce(),
-        field(c.uri()),
-        field(c.response()),
-    ) else {
+    let (Some(user), Some(nonce), Some(uri), Some(response)) =
+        (utf8(c.username), c.nonce, utf8(c.uri), utf8(c.response))
+    else {
         return Verdict::Challenge {
             stale: false,
             why: "incomplete",
         };
     };
-    let alg = match c.algorithm() {
+    let alg = match c.algorithm {
         None => Alg::Md5,
         Some(a) => match Alg::parse(a) {
             Some(a) if cfg.algorithms.contains(&a) => a,
@@ -305,13 +391,13 @@ pub fn verify(
         NonceCheck::Fresh => false,
     };
     // qop=auth is offered and required (RFC 8760 has no digest without it).
-    if c.qop().is_none_or(|q| !q.eq_ignore_ascii_case(b"auth")) {
+    if c.qop.is_none_or(|q| !q.eq_ignore_ascii_case(b"auth")) {
         return Verdict::Challenge {
             stale: false,
             why: "qop",
         };
     }
-    let (Some(nc), Some(cnonce)) = (c.nc(), c.cnonce()) else {
+    let (Some(nc), Some(cnonce)) = (c.nc, c.cnonce) else {
         return Verdict::Challenge {
             stale: false,
             why: "incomplete",
@@ -329,9 +415,13 @@ pub fn verify(
     };
     // Lockout: too many failures from this source or for this user in the current window.
     let window = now - now % cfg.lockout_seconds.max(1);
-    let ip_key = format!("authfail/ip/{src}");
-    let user_key = format!("authfail/user/{user}");
-    if cfg.lockout_threshold > 0 {
+    let lockout_keys = (cfg.lockout_threshold > 0).then(|| {
+        (
+            format!("authfail/ip/{src}"),
+            format!("authfail/user/{user}"),
+        )
+    });
+    if let Some((ip_key, user_key)) = &lockout_keys {
         let locked = store.write(|w| {
             Ok(
                 w.incr_window(ip_key.as_bytes(), window, 0)? >= cfg.lockout_threshold
@@ -343,36 +433,43 @@ pub fn verify(
         }
     }
     let sub = store
-        .get_subscriber(&user, &cfg.realm)
+        .get_subscriber(user, &cfg.realm)
         .ok()
         .flatten()
         .filter(|s| !s.disabled);
-    let ha1 = sub.as_ref().and_then(|s| {
-        let h = match alg {
+    let stored_ha1 = sub
+        .as_ref()
+        .map(|s| match alg {
             Alg::Md5 => &s.ha1_md5,
             Alg::Sha256 => &s.ha1_sha256,
-        };
-        if !h.is_empty() {
-            Some(h.clone())
-        } else {
-            s.password
-                .as_deref()
-                .map(|p| ha1(alg, &user, &cfg.realm, p))
+        })
+        .filter(|h| !h.is_empty());
+    let computed_ha1;
+    let ha1: &[u8] = match stored_ha1 {
+        Some(h) => h.as_bytes(),
+        None => {
+            computed_ha1 = match sub.as_ref().and_then(|s| s.password.as_deref()) {
+                Some(p) => alg.hex(&[user.as_bytes(), cfg.realm.as_bytes(), p.as_bytes()]),
+                // Unknown users are checked against a made-up HA1: the same work, the same
+                // answer.
+                None => alg.hex(&[b"no such user", user.as_bytes()]),
+            };
+            computed_ha1.as_bytes()
         }
-    });
-    // Unknown users are checked against a made-up HA1: the same work, the same answer.
-    let ha1 = ha1.unwrap_or_else(|| alg.hex(&[b"no such user", user.as_bytes()]));
+    };
     let method = msg.method().map_or(&b""[..], |m| m.as_bytes());
     let ha2 = alg.hex(&[method, uri.as_bytes()]);
-    let expected = alg.hex(&[ha1.as_bytes(), nonce, nc, cnonce, b"auth", ha2.as_bytes()]);
+    let expected = alg.hex(&[ha1, nonce, nc, cnonce, b"auth", ha2.as_bytes()]);
+    let expected = expected.as_bytes();
+    // Constant time over the digest; clients may send upper-case hex.
     let matches = expected.len() == response.len()
         && expected
-            .bytes()
-            .zip(response.to_ascii_lowercase().bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            .iter()
+            .zip(response.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b.to_ascii_lowercase()))
             == 0;
     if !matches || sub.is_none() {
-        if cfg.lockout_threshold > 0 {
+        if let Some((ip_key, user_key)) = &lockout_keys {
             let res = store.write(|w| {
                 let by_ip = w.incr_window(ip_key.as_bytes(), window, 1)?;
                 let by_user = w.incr_window(user_key.as_bytes(), window, 1)?;
@@ -399,7 +496,7 @@ pub fn verify(
         };
     }
     // Replay: each (nonce, nc) once, in increasing order, whichever worker sees it.
-    let mut key = Vec::with_capacity(40);
+    let mut key = Vec::with_capacity(3 + nonce.len());
     key.extend_from_slice(b"nc/");
     key.extend_from_slice(nonce);
     let fresh = store.write(|w| {
@@ -432,7 +529,7 @@ pub fn verify(
             return Verdict::Forbidden("From does not match the authenticated user");
         }
     }
-    Verdict::Ok(user)
+    Verdict::Ok(user.to_string())
 }
 
 #[cfg(test)]
@@ -465,15 +562,7 @@ mod tests {
         let c = cfg();
         let uri = "sip:example.com";
         let h1 = ha1(alg, user, &c.realm, password);
-        let h2 = alg.hex(&[b"REGISTER", uri.as_bytes()]);
-        let resp = alg.hex(&[
-            h1.as_bytes(),
-            nonce.as_bytes(),
-            nc.as_bytes(),
-            b"xyz",
-            b"auth",
-            h2.as_bytes(),
-        ]);
+        let resp = response(alg, &h1, nonce, nc, "xyz", "REGISTER", uri);
         format!(
             "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nFrom: <sip:{user}@example.com>;tag=1\r\nTo: <sip:{user}@example.com>\r\nCall-ID: a\r\nCSeq: 1 REGISTER\r\nAuthorization: Digest username=\"{user}\", realm=\"example.com\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm={}, qop=auth, nc={nc}, cnonce=\"xyz\"\r\nContent-Length: 0\r\n\r\n",
             alg.name()
@@ -588,5 +677,173 @@ mod tests {
             "{ch}"
         );
         assert_eq!(ch.lines().count(), 2);
+    }
+
+    fn temp_store(name: &str) -> Store {
+        let dir = std::env::temp_dir().join(format!("sipedge-auth-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir, 64).unwrap();
+        store
+            .put_subscriber(&subscriber("alice", "example.com", "secret"))
+            .unwrap();
+        store
+    }
+
+    #[test]
+    fn challenge_text() {
+        let c = cfg();
+        for (proxy, stale) in [(false, false), (false, true), (true, false), (true, true)] {
+            let n = nonce(&c, &c.secret, 5, 1);
+            let name = if proxy {
+                "Proxy-Authenticate"
+            } else {
+                "WWW-Authenticate"
+            };
+            let tail = if stale { ", stale=true" } else { "" };
+            let want = format!(
+                "{name}: Digest realm=\"example.com\", nonce=\"{n}\", algorithm=SHA-256, qop=\"auth\"{tail}\r\n\
+                 {name}: Digest realm=\"example.com\", nonce=\"{n}\", algorithm=MD5, qop=\"auth\"{tail}\r\n"
+            );
+            assert_eq!(
+                String::from_utf8(challenge(&c, &c.secret, proxy, stale, 5, 1)).unwrap(),
+                want
+            );
+        }
+    }
+
+    #[test]
+    fn upper_case_response_and_lockout() {
+        let store = temp_store("lockout");
+        let c = cfg();
+        let n = nonce(&c, &c.secret, 1000, 3);
+        let text = request("alice", &n, "00000001", "secret", Alg::Sha256);
+        let h1 = ha1(Alg::Sha256, "alice", "example.com", "secret");
+        let resp = response(
+            Alg::Sha256,
+            &h1,
+            &n,
+            "00000001",
+            "xyz",
+            "REGISTER",
+            "sip:example.com",
+        );
+        assert!(text.contains(&resp));
+        let upper = text.replace(&resp, &resp.to_ascii_uppercase());
+        assert_eq!(check(&store, &upper, 1001), Verdict::Ok("alice".into()));
+        // One digit short: wrong.
+        let short = text.replace(&resp, &resp[1..]);
+        assert!(matches!(
+            check(&store, &short, 1001),
+            Verdict::Challenge {
+                why: "wrong_credentials",
+                ..
+            }
+        ));
+
+        let mut lc = cfg();
+        lc.lockout_threshold = 2;
+        let run = |nc: &str, password: &str| {
+            let text = request("alice", &n, nc, password, Alg::Md5);
+            let mut h = [EMPTY_HEADER; 32];
+            let m = Message::parse(text.as_bytes(), &mut h, &Limits::DEFAULT).unwrap();
+            verify(
+                &lc,
+                &lc.secret,
+                &store,
+                &m,
+                "192.0.2.9".parse().unwrap(),
+                1002,
+            )
+        };
+        for _ in 0..2 {
+            assert!(matches!(
+                run("00000005", "guess"),
+                Verdict::Challenge {
+                    why: "wrong_credentials",
+                    ..
+                }
+            ));
+        }
+        assert_eq!(run("00000005", "secret"), Verdict::Forbidden("Locked Out"));
+    }
+
+    #[test]
+    fn hex_vectors() {
+        assert_eq!(
+            Alg::Md5.hex(&[b"abc"]).as_bytes(),
+            b"900150983cd24fb0d6963f7d28e17f72"
+        );
+        assert_eq!(
+            Alg::Sha256.hex(&[b"abc"]).string(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        // Parts are joined by ':'.
+        assert_eq!(
+            Alg::Md5.hex(&[b"a", b"", b"bc"]).as_bytes(),
+            Alg::Md5.hex(&[b"a::bc"]).as_bytes()
+        );
+        // Every byte value, against the formatter.
+        let all: Vec<u8> = (0..=255).collect();
+        for chunk in all.chunks(32) {
+            let want: String = chunk.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(Hex::encode(chunk).string(), want);
+        }
+    }
+
+    /// The MAC with a freshly keyed HMAC, as before the cache.
+    fn reference_mac(secret: &[u8], realm: &str, ts: u64, unique: u64) -> u64 {
+        let mut m = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+        m.update(&ts.to_be_bytes());
+        m.update(&unique.to_be_bytes());
+        m.update(realm.as_bytes());
+        let out = m.finalize().into_bytes();
+        u64::from_be_bytes(out[..8].try_into().unwrap())
+    }
+
+    #[test]
+    fn nonce_format_and_round_trip() {
+        let c = cfg();
+        let mut other = cfg();
+        other.secret = b"another secret, another key".to_vec();
+        for (now, unique) in [(1000, 7), (0, 0), (u64::MAX - 5, u64::MAX)] {
+            for k in [&c, &other, &c] {
+                let n = nonce(k, &k.secret, now, unique);
+                let want = format!(
+                    "{now:016x}{unique:016x}{:016x}",
+                    reference_mac(&k.secret, &k.realm, now, unique)
+                );
+                assert_eq!(n, want);
+                assert!(matches!(
+                    check_nonce(k, &k.secret, n.as_bytes(), now),
+                    NonceCheck::Fresh
+                ));
+            }
+            // Another secret does not verify it.
+            let n = nonce(&c, &c.secret, now, unique);
+            assert!(matches!(
+                check_nonce(&other, &other.secret, n.as_bytes(), now),
+                NonceCheck::Bad
+            ));
+        }
+        let n = nonce(&c, &c.secret, 1000, 7);
+        assert!(matches!(
+            check_nonce(&c, &c.secret, n.as_bytes(), 1000 + 301),
+            NonceCheck::Stale
+        ));
+        // Upper-case digits parse to the same numbers, as before.
+        assert!(matches!(
+            check_nonce(&c, &c.secret, n.to_ascii_uppercase().as_bytes(), 1000),
+            NonceCheck::Fresh
+        ));
+        let mut flipped = n.clone().into_bytes();
+        flipped[47] = if flipped[47] == b'0' { b'1' } else { b'0' };
+        assert!(matches!(
+            check_nonce(&c, &c.secret, &flipped, 1000),
+            NonceCheck::Bad
+        ));
+        assert!(matches!(
+            check_nonce(&c, &c.secret, &n.as_bytes()[..47], 1000),
+            NonceCheck::Bad
+        ));
     }
 }

@@ -81,6 +81,50 @@ impl<'b> Credentials<'b> {
     pub fn stale(&self) -> Option<&'b [u8]> {
         self.param(b"stale")
     }
+
+    /// All the Digest parameters in one walk of the list (each accessor above walks it
+    /// again). Same matching as [`Credentials::param`]: case-insensitive names, first one
+    /// wins.
+    pub fn digest_fields(&self) -> DigestFields<'b> {
+        let mut f = DigestFields::default();
+        for (name, value) in self.params() {
+            let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+            let slot = match name.len() {
+                2 if is(b"nc") => &mut f.nc,
+                3 if is(b"uri") => &mut f.uri,
+                3 if is(b"qop") => &mut f.qop,
+                5 if is(b"realm") => &mut f.realm,
+                5 if is(b"nonce") => &mut f.nonce,
+                5 if is(b"stale") => &mut f.stale,
+                6 if is(b"cnonce") => &mut f.cnonce,
+                6 if is(b"opaque") => &mut f.opaque,
+                8 if is(b"username") => &mut f.username,
+                8 if is(b"response") => &mut f.response,
+                9 if is(b"algorithm") => &mut f.algorithm,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(value);
+            }
+        }
+        f
+    }
+}
+
+/// The Digest parameters of [`Credentials`], unquoted; `None` when absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DigestFields<'b> {
+    pub username: Option<&'b [u8]>,
+    pub realm: Option<&'b [u8]>,
+    pub nonce: Option<&'b [u8]>,
+    pub uri: Option<&'b [u8]>,
+    pub response: Option<&'b [u8]>,
+    pub algorithm: Option<&'b [u8]>,
+    pub cnonce: Option<&'b [u8]>,
+    pub opaque: Option<&'b [u8]>,
+    pub qop: Option<&'b [u8]>,
+    pub nc: Option<&'b [u8]>,
+    pub stale: Option<&'b [u8]>,
 }
 
 /// Iterator over `name = value` auth parameters separated by commas; values are unquoted.
@@ -163,6 +207,51 @@ mod tests {
         assert_eq!(c.stale(), Some(&b"FALSE"[..]));
         let c = Credentials::parse(b"NoOneKnowsThisScheme opaque-data=here").unwrap();
         assert!(!c.is_digest());
+    }
+
+    #[test]
+    fn digest_fields_match_the_accessors() {
+        let inputs: [&[u8]; 6] = [
+            br#"Digest username="bob", realm="biloxi.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="sip:bob@biloxi.com", qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41", algorithm=MD5, stale=false"#,
+            // Duplicates (the first wins), mixed-case names, odd spacing.
+            b"Digest  USERNAME = \"a\" ,Realm=x,\r\n realm=\"y\" , username=b,NC=1,nc=2 ,  Uri= \"sip:a,b\"",
+            // Quoted values with commas, escapes and spaces.
+            br#"Digest response="a, b", cnonce="x\"y", opaque="", qop="auth", nonce="n n""#,
+            // Names close to known ones (same length or one letter more or less).
+            b"Digest nx=1, url=2, realms=3, nonces=4, stalee=5, qopp=6, usernam=7, algorithms=8",
+            b"Digest",
+            b"NoOneKnowsThisScheme opaque-data=here",
+        ];
+        for raw in inputs {
+            let c = Credentials::parse(raw).unwrap();
+            let f = c.digest_fields();
+            let text = String::from_utf8_lossy(raw);
+            assert_eq!(f.username, c.username(), "{text}");
+            assert_eq!(f.realm, c.realm(), "{text}");
+            assert_eq!(f.nonce, c.nonce(), "{text}");
+            assert_eq!(f.uri, c.uri(), "{text}");
+            assert_eq!(f.response, c.response(), "{text}");
+            assert_eq!(f.algorithm, c.algorithm(), "{text}");
+            assert_eq!(f.cnonce, c.cnonce(), "{text}");
+            assert_eq!(f.opaque, c.opaque(), "{text}");
+            assert_eq!(f.qop, c.qop(), "{text}");
+            assert_eq!(f.nc, c.nc(), "{text}");
+            assert_eq!(f.stale, c.stale(), "{text}");
+        }
+        let c = Credentials::parse(inputs[1]).unwrap();
+        let f = c.digest_fields();
+        assert_eq!(f.username, Some(&b"a"[..]));
+        assert_eq!(f.realm, Some(&b"x"[..]));
+        assert_eq!(f.nc, Some(&b"1"[..]));
+        assert_eq!(f.uri, Some(&b"sip:a,b"[..]));
+        // Built by hand with a malformed tail: both stop where the iterator stops.
+        let c = Credentials {
+            scheme: b"Digest",
+            params: b"nonce=a, uri=u junk, nonce=b, realm=r",
+        };
+        let f = c.digest_fields();
+        assert_eq!((f.nonce, f.uri, f.realm), (c.nonce(), c.uri(), c.realm()));
+        assert_eq!((f.nonce, f.realm), (Some(&b"a"[..]), None));
     }
 
     #[test]

@@ -7,6 +7,6 @@ pub mod simple;
 pub mod via;
 
 pub use addr::{AddrValues, Contact, ContactValues, NameAddr};
-pub use auth::{AuthParams, Credentials};
+pub use auth::{AuthParams, Credentials, DigestFields};
 pub use simple::{CSeq, MediaType, Tokens};
 pub use via::{Via, ViaValues};
