@@ -207,6 +207,12 @@ impl Outbox {
         self.send_iov(&iov)
     }
 
+    /// The socket, for callers that batch records themselves (`sendmmsg`): each record
+    /// must be one frame, as [`encode_datagram`] writes it.
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
     /// Send a control message (rmp-serde, named fields).
     pub fn send_control(&self, c: &Control) -> Result<(), SendError> {
         let mut buf = Vec::with_capacity(128);
@@ -312,6 +318,18 @@ pub fn decode(rec: &[u8]) -> Result<Frame<'_>, FrameError> {
     }
 }
 
+/// Append the frame of `d` (header and payload) to `out`, for a sender that batches frames;
+/// the same bytes [`Outbox::send_datagram`] sends.
+pub fn encode_datagram(d: &Datagram<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
+    let total = DATAGRAM_HEADER + d.data.len();
+    if total > MAX_FRAME {
+        return Err(SendError::TooLarge(total));
+    }
+    out.extend_from_slice(&encode_datagram_header(d));
+    out.extend_from_slice(d.data);
+    Ok(())
+}
+
 // Datagram header layout (24 bytes, integers big-endian):
 //   0 kind | 1 version | 2..4 listener | 4..6 from_worker | 6..8 source port |
 //   8..24 source address as IPv6; an IPv4 source is written IPv4-mapped (::ffff:a.b.c.d).
@@ -388,6 +406,30 @@ mod tests {
             rx.recv(&mut buf).unwrap().is_none(),
             "inbox should be empty"
         );
+    }
+
+    #[test]
+    fn encoded_frame_decodes_and_equals_the_sent_one() {
+        let (tx, rx) = channel().unwrap();
+        let mut buf = vec![0u8; MAX_FRAME];
+        let d = Datagram {
+            listener: 1,
+            from_worker: 2,
+            source: "192.0.2.9:5070".parse().unwrap(),
+            data: b"ACK sip:b SIP/2.0\r\n\r\n",
+        };
+        let mut frame = Vec::new();
+        encode_datagram(&d, &mut frame).unwrap();
+        assert_eq!(decode(&frame).unwrap(), Frame::Datagram(d));
+        tx.send_datagram(&d).unwrap();
+        let n = socket::recv(rx.raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT).unwrap();
+        assert_eq!(buf.get(..n).unwrap(), frame.as_slice());
+        let big = vec![b'x'; MAX_FRAME];
+        let d = Datagram { data: &big, ..d };
+        assert!(matches!(
+            encode_datagram(&d, &mut frame),
+            Err(SendError::TooLarge(_))
+        ));
     }
 
     #[test]

@@ -20,12 +20,12 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use proto::{Message, ParseError, EMPTY_HEADER};
 use shared::config::Config;
-use shared::ipc::{self, Control, Datagram, Frame, Inbox, Outbox, SendError};
+use shared::ipc::{self, Control, Datagram, Frame, Inbox, Outbox};
 use shared::store::Store;
 
 use crate::proxy::{self, Proxy};
 use crate::security::Guard;
-use crate::sends::Sends;
+use crate::sends::{Frames, Sends};
 use crate::stateless::{self, Absorbed, Outcome};
 use crate::stats::{drop_reason, Counters};
 use crate::steering;
@@ -79,6 +79,8 @@ struct Worker {
     /// Bans, scanner and flood defence (before routing).
     guard: Guard,
     sends: Sends,
+    /// Datagrams steered to other workers, sent with the batch's answers.
+    forwards: Frames,
     stats: Counters,
     peers: Vec<Outbox>,
     master: Outbox,
@@ -148,6 +150,7 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
             p
         },
         sends: Sends::default(),
+        forwards: Frames::default(),
         stats: Counters::default(),
         peers: setup.peers,
         master: setup.master,
@@ -166,8 +169,8 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
 
     set_timer_slack(w.coalesce);
     let mut events = Events::with_capacity(256);
-    let mut buf = vec![0u8; ipc::MAX_FRAME];
     let mut rx = RxBatch::default();
+    let mut inbox_rx = RxBatch::with_slot(ipc::MAX_FRAME);
     let mut out = Vec::with_capacity(4096);
     // Whether the last wake-up found traffic: then the next one is deferred by `coalesce`.
     let mut busy = false;
@@ -204,7 +207,7 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
         let mut handled = 0;
         for ev in events.iter() {
             if ev.token() == INBOX {
-                handled += drain_inbox(&mut w, &inbox, &socks, &mut buf, &mut out);
+                handled += drain_inbox(&mut w, &inbox, &socks, &mut inbox_rx, &mut out);
             } else if let Some(sock) = socks.get(ev.token().0) {
                 handled += drain_socket(&mut w, ev.token().0, sock, &socks, &mut rx, &mut out);
             }
@@ -285,36 +288,52 @@ fn drain_socket(
     total
 }
 
-/// Read the IPC inbox until it is empty.
+/// Read the IPC inbox until it is empty, a batch of records per system call.
 fn drain_inbox(
     w: &mut Worker,
     inbox: &Inbox,
     socks: &[UdpSocket],
-    buf: &mut [u8],
+    rx: &mut RxBatch,
     out: &mut Vec<u8>,
 ) -> usize {
     let mut total = 0;
     w.begin_group();
     loop {
-        let frame = match inbox.recv(buf) {
-            Ok(None) => break,
-            Ok(Some(f)) => f,
+        let n = match rx.recv_records(inbox.raw_fd()) {
+            Ok(Received::Some(n)) => n,
+            Ok(Received::Empty) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 tracing::error!(error = %e, "IPC inbox read failed");
                 break;
             }
         };
-        match frame {
-            Ok(Frame::Datagram(d)) => {
-                w.stats.ipc_received += 1;
-                total += 1;
-                w.on_datagram(usize::from(d.listener), d.source, d.data, true, out);
+        for i in 0..n {
+            let Some((rec, _)) = rx.get(i) else {
+                continue;
+            };
+            let frame = if rx.len(i) > rx.slot() {
+                Err(ipc::FrameError::TooLarge(rx.len(i)))
+            } else if rec.is_empty() {
+                Err(ipc::FrameError::Malformed("empty record"))
+            } else {
+                ipc::decode(rec)
+            };
+            match frame {
+                Ok(Frame::Datagram(d)) => {
+                    w.stats.ipc_received += 1;
+                    total += 1;
+                    w.on_datagram(usize::from(d.listener), d.source, d.data, true, out);
+                }
+                Ok(Frame::Control(c)) => w.on_control(c),
+                Err(e) => {
+                    w.stats.ipc_bad_frames += 1;
+                    tracing::warn!(error = %e, "bad IPC frame dropped");
+                }
             }
-            Ok(Frame::Control(c)) => w.on_control(c),
-            Err(e) => {
-                w.stats.ipc_bad_frames += 1;
-                tracing::warn!(error = %e, "bad IPC frame dropped");
-            }
+        }
+        if n < udp_batch::BATCH {
+            break;
         }
     }
     w.end_group();
@@ -562,6 +581,7 @@ impl Worker {
             std::net::Ipv4Addr::UNSPECIFIED,
             0,
         ));
+        self.flush_forwards();
         if self.sends.is_empty() {
             return;
         }
@@ -596,7 +616,8 @@ impl Worker {
         sends.clear();
     }
 
-    /// Hand a datagram to the worker that owns it.
+    /// Hand a datagram to the worker that owns it: queued, and sent with the batch's
+    /// answers ([`Worker::flush_forwards`]).
     fn forward(&mut self, owner: usize, listener: usize, source: SocketAddr, data: &[u8]) {
         let d = Datagram {
             listener: u16::try_from(listener).unwrap_or(u16::MAX),
@@ -604,18 +625,61 @@ impl Worker {
             source,
             data,
         };
-        match self.peers.get(owner).map(|p| p.send_datagram(&d)) {
-            Some(Ok(())) => self.stats.ipc_forwarded += 1,
-            Some(Err(e)) => {
-                self.stats.ipc_dropped += 1;
-                // Full means the owner is overloaded: UDP retransmission recovers, and a
-                // log line per datagram would make the overload worse.
-                if !matches!(e, SendError::Full) {
-                    tracing::warn!(owner, error = %e, "cannot steer datagram");
+        if owner >= self.peers.len() {
+            self.stats.ipc_dropped += 1;
+            return;
+        }
+        if let Err(e) = self
+            .forwards
+            .push_with(owner, |out| ipc::encode_datagram(&d, out))
+        {
+            self.stats.ipc_dropped += 1;
+            tracing::warn!(owner, error = %e, "cannot steer datagram");
+        }
+    }
+
+    /// Send the queued steered datagrams: one `sendmmsg` per owner (per 32 frames).
+    fn flush_forwards(&mut self) {
+        if self.forwards.is_empty() {
+            return;
+        }
+        let Worker {
+            forwards,
+            peers,
+            tx,
+            stats,
+            ..
+        } = self;
+        for (owner, peer) in peers.iter().enumerate() {
+            let mut frames: [&[u8]; udp_batch::BATCH] = [&[]; udp_batch::BATCH];
+            let mut len = 0;
+            let mut queued = forwards.of(owner).peekable();
+            while let Some(frame) = queued.next() {
+                if let Some(slot) = frames.get_mut(len) {
+                    *slot = frame;
+                    len += 1;
+                }
+                if len < udp_batch::BATCH && queued.peek().is_some() {
+                    continue;
+                }
+                let batch = frames.get(..len).unwrap_or_default();
+                let (sent, err) = tx.send_records(peer.raw_fd(), batch);
+                stats.ipc_forwarded += sent as u64;
+                len = 0;
+                if let Some(e) = err {
+                    // The rest of this owner's frames are dropped: a full inbox means the
+                    // owner is overloaded (UDP retransmission recovers), and a log line per
+                    // datagram would make the overload worse.
+                    let lost = batch.len() - sent + queued.count();
+                    stats.ipc_dropped += lost as u64;
+                    if e.kind() != io::ErrorKind::WouldBlock {
+                        tracing::warn!(owner, error = %e, lost, "cannot steer datagrams");
+                    }
+                    break;
                 }
             }
-            None => self.stats.ipc_dropped += 1,
         }
+        forwards.clear();
     }
 
     fn on_control(&mut self, c: Control) {

@@ -23,18 +23,17 @@ const SLOT: usize = 65_536;
 /// Receive buffers and headers for [`BATCH`] datagrams, allocated once per worker.
 pub struct RxBatch {
     buf: Vec<u8>,
+    /// Room per datagram.
+    slot: usize,
     headers: MultiHeaders<SockaddrStorage>,
-    /// `(length, source)` of each datagram of the last read.
+    /// `(length, source)` of each datagram of the last read; the length may exceed `slot`
+    /// for [`RxBatch::recv_records`] (the record was cut).
     got: Vec<(usize, Option<SocketAddr>)>,
 }
 
 impl Default for RxBatch {
     fn default() -> Self {
-        RxBatch {
-            buf: vec![0u8; BATCH * SLOT],
-            headers: MultiHeaders::preallocate(BATCH, None),
-            got: Vec::with_capacity(BATCH),
-        }
+        RxBatch::with_slot(SLOT)
     }
 }
 
@@ -48,27 +47,41 @@ pub enum Received {
 }
 
 impl RxBatch {
+    /// Buffers of `slot` bytes per datagram.
+    pub fn with_slot(slot: usize) -> RxBatch {
+        RxBatch {
+            buf: vec![0u8; BATCH * slot],
+            slot,
+            headers: MultiHeaders::preallocate(BATCH, None),
+            got: Vec::with_capacity(BATCH),
+        }
+    }
+
     /// Read up to [`BATCH`] datagrams from `fd` without blocking.
     pub fn recv(&mut self, fd: RawFd) -> io::Result<Received> {
+        self.read(fd, MsgFlags::MSG_DONTWAIT)
+    }
+
+    /// Read up to [`BATCH`] records from the SEQPACKET socket `fd` without blocking.
+    /// [`RxBatch::len`] gives each record's real length: more than the slot means it was cut.
+    pub fn recv_records(&mut self, fd: RawFd) -> io::Result<Received> {
+        self.read(fd, MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_TRUNC)
+    }
+
+    fn read(&mut self, fd: RawFd, flags: MsgFlags) -> io::Result<Received> {
         self.got.clear();
         // Rebuilt per call (on the stack): they borrow the buffer the datagrams are read from.
-        let mut chunks = self.buf.chunks_mut(SLOT);
+        let mut chunks = self.buf.chunks_mut(self.slot);
         let mut iovs: [[IoSliceMut<'_>; 1]; BATCH] =
             std::array::from_fn(|_| [IoSliceMut::new(chunks.next().unwrap_or_default())]);
-        let res = socket::recvmmsg(
-            fd,
-            &mut self.headers,
-            iovs.iter_mut(),
-            MsgFlags::MSG_DONTWAIT,
-            None,
-        );
+        let res = socket::recvmmsg(fd, &mut self.headers, iovs.iter_mut(), flags, None);
         match res {
             Ok(msgs) => {
                 for m in msgs {
-                    // A datagram longer than the slot is cut by the kernel; its length
-                    // then says so, and the caller rejects it as oversize.
-                    let len = m.bytes.min(SLOT);
-                    self.got.push((len, m.address.as_ref().and_then(to_std)));
+                    // A UDP datagram longer than the slot is cut by the kernel; its length
+                    // (the slot's) then says so, and the caller rejects it as oversize.
+                    self.got
+                        .push((m.bytes, m.address.as_ref().and_then(to_std)));
                 }
             }
             Err(Errno::EAGAIN) => return Ok(Received::Empty),
@@ -82,11 +95,21 @@ impl RxBatch {
         Ok(Received::Some(self.got.len()))
     }
 
-    /// Datagram `i` of the last read: its bytes and source.
+    /// Datagram `i` of the last read: its bytes (at most a slot) and source.
     pub fn get(&self, i: usize) -> Option<(&[u8], Option<SocketAddr>)> {
         let (len, src) = *self.got.get(i)?;
-        let at = i * SLOT;
-        Some((self.buf.get(at..at + len)?, src))
+        let at = i * self.slot;
+        Some((self.buf.get(at..at + len.min(self.slot))?, src))
+    }
+
+    /// The length the kernel reported for datagram `i` of the last read.
+    pub fn len(&self, i: usize) -> usize {
+        self.got.get(i).map_or(0, |g| g.0)
+    }
+
+    /// The room for one datagram.
+    pub fn slot(&self) -> usize {
+        self.slot
     }
 }
 
@@ -220,5 +243,123 @@ impl TxBatch {
             };
             rest = rest.get(skip.min(rest.len())..).unwrap_or_default();
         }
+    }
+
+    /// Send `records` on the connected (SEQPACKET) socket `fd`, [`BATCH`] per system call,
+    /// each one record, without blocking. Stops at the first record the kernel refuses
+    /// (a full queue refuses the rest too) and returns how many went out, with the error.
+    pub fn send_records(&mut self, fd: RawFd, records: &[&[u8]]) -> (usize, Option<io::Error>) {
+        let mut sent = 0;
+        while let Some(rest) = records.get(sent..).filter(|r| !r.is_empty()) {
+            let chunk = rest.get(..rest.len().min(BATCH)).unwrap_or_default();
+            self.iovs.clear();
+            self.hdrs.clear();
+            for rec in chunk {
+                self.iovs.push(libc::iovec {
+                    iov_base: rec.as_ptr() as *mut libc::c_void,
+                    iov_len: rec.len(),
+                });
+            }
+            for iov in self.iovs.iter_mut() {
+                // SAFETY: msghdr is plain old data; all zeroes means no address (the socket
+                // is connected) and no control data.
+                let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
+                h.msg_iov = iov;
+                h.msg_iovlen = 1;
+                self.hdrs.push(libc::mmsghdr {
+                    msg_hdr: h,
+                    msg_len: 0,
+                });
+            }
+            let n = self.hdrs.len() as libc::c_uint;
+            // SAFETY: `hdrs` holds `n` initialised records whose iov pointers point into
+            // `iovs` (not reallocated until this returns) and into the caller's records
+            // (borrowed for the whole call); the kernel only reads them and writes `msg_len`.
+            let rc = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    self.hdrs.as_mut_ptr(),
+                    n,
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if rc > 0 {
+                sent += rc as usize;
+                continue;
+            }
+            let e = if rc < 0 {
+                io::Error::last_os_error()
+            } else {
+                io::Error::other("sendmmsg sent nothing")
+            };
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return (sent, Some(e));
+        }
+        (sent, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    use std::os::fd::AsRawFd;
+
+    fn seqpacket_pair() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+        socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_NONBLOCK,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn records_go_out_in_batches_and_come_back_with_their_real_lengths() {
+        let (a, b) = seqpacket_pair();
+        let payloads: Vec<Vec<u8>> = (0..40u8)
+            .map(|i| vec![i; usize::from(i % 12) + 1])
+            .collect();
+        let records: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+        let mut tx = TxBatch::default();
+        let (sent, err) = tx.send_records(a.as_raw_fd(), &records);
+        assert_eq!((sent, err.is_none()), (40, true));
+        // Slots of 8 bytes: longer records are cut, and their length says so.
+        let mut rx = RxBatch::with_slot(8);
+        let mut got = Vec::new();
+        loop {
+            match rx.recv_records(b.as_raw_fd()).unwrap() {
+                Received::Empty => break,
+                Received::Some(n) => {
+                    for i in 0..n {
+                        let (bytes, _) = rx.get(i).unwrap();
+                        got.push((rx.len(i), bytes.to_vec()));
+                    }
+                    if n < BATCH {
+                        break;
+                    }
+                }
+            }
+        }
+        assert_eq!(got.len(), 40);
+        for (p, (len, bytes)) in payloads.iter().zip(&got) {
+            assert_eq!(*len, p.len());
+            assert_eq!(bytes.as_slice(), &p[..p.len().min(8)]);
+        }
+        assert_eq!(rx.recv_records(b.as_raw_fd()).unwrap(), Received::Empty);
+    }
+
+    #[test]
+    fn a_full_peer_stops_the_batch_and_reports_how_many_went_out() {
+        let (a, _b) = seqpacket_pair();
+        let big = vec![0u8; 60_000];
+        let records = vec![big.as_slice(); 200];
+        let mut tx = TxBatch::default();
+        let (sent, err) = tx.send_records(a.as_raw_fd(), &records);
+        assert!(sent < records.len(), "a unix socket cannot queue 12 MB");
+        assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::WouldBlock));
     }
 }
