@@ -3,11 +3,11 @@
 //! transaction, so concurrent REGISTERs for one address-of-record cannot interleave.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use proto::headers::addr::{Contact, NameAddr};
-use proto::{Message, Uri};
-use shared::store::{Binding, Store, StoreError};
+use proto::{Host, HostKind, Message, Uri};
+use shared::store::{Binding, BindingRef, Store, StoreError};
 
 /// `Binding::flags`: the phone is behind a NAT (its Contact is not where it sent from).
 pub const FLAG_NAT: u32 = 1;
@@ -83,15 +83,25 @@ pub fn aor_of(uri: &Uri<'_>) -> Option<String> {
         return None;
     }
     let user = std::str::from_utf8(uri.user?).ok()?;
-    let host = std::str::from_utf8(uri.host.text)
-        .ok()?
-        .to_ascii_lowercase();
-    Some(format!("sip:{user}@{host}"))
+    let host = std::str::from_utf8(uri.host.text).ok()?;
+    // Built in place: `format!` cost more than the rest of the function.
+    let mut aor = String::with_capacity(5 + user.len() + host.len());
+    aor.push_str("sip:");
+    aor.push_str(user);
+    aor.push('@');
+    let at = aor.len();
+    aor.push_str(host);
+    if let Some(h) = aor.get_mut(at..) {
+        h.make_ascii_lowercase();
+    }
+    Some(aor)
 }
 
 /// One Contact of the request, as it will be stored.
-struct Wanted {
-    contact: String,
+struct Wanted<'m> {
+    contact: &'m str,
+    /// The Contact's host and port (5060 when absent), when the host is an IP address.
+    addr: Option<SocketAddr>,
     expires: u32,
     q: u16,
 }
@@ -117,7 +127,8 @@ pub fn register(
     let Some(aor) = aor_of(&to.uri) else {
         return RegReply::reject(400, "Bad Address-of-Record", "bad_request");
     };
-    let call_id = String::from_utf8_lossy(msg.call_id().unwrap_or_default()).into_owned();
+    // Borrowed from the request unless it is not UTF-8.
+    let call_id = String::from_utf8_lossy(msg.call_id().unwrap_or_default());
     let cseq = msg.cseq().map_or(0, |c| c.seq);
     let header_expires = match msg.expires() {
         Some(Ok(e)) => Some(e),
@@ -127,7 +138,7 @@ pub fn register(
 
     // The Contacts: `*` alone with Expires 0 removes everything.
     let mut star = false;
-    let mut wanted: Vec<Wanted> = Vec::new();
+    let mut wanted: Vec<Wanted<'_>> = Vec::new();
     for c in msg.contacts() {
         match c {
             Contact::Star => star = true,
@@ -144,21 +155,16 @@ pub fn register(
             "bad_request",
         );
     }
-    let protected = |c: &str| {
-        Uri::parse(c.as_bytes()).is_some_and(|u| {
-            u.host.ip().is_some_and(|ip| {
-                cfg.protected_addrs
-                    .contains(&SocketAddr::new(ip, u.port.unwrap_or(5060)))
-                    || cfg
-                        .protected
-                        .iter()
-                        .any(|&(net, len)| shared::config::routing::cidr_contains(net, len, ip))
-            })
-        })
+    let protected = |a: SocketAddr| {
+        cfg.protected_addrs.contains(&a)
+            || cfg
+                .protected
+                .iter()
+                .any(|&(net, len)| shared::config::routing::cidr_contains(net, len, a.ip()))
     };
     if wanted
         .iter()
-        .any(|w| w.expires != 0 && protected(&w.contact))
+        .any(|w| w.expires != 0 && w.addr.is_some_and(protected))
     {
         return RegReply::reject(476, "Unresolvable Destination", "poisoning");
     }
@@ -170,89 +176,97 @@ pub fn register(
         let _ = write!(r.headers, "Min-Expires: {}\r\n", cfg.min_expires);
         return r;
     }
-    let received = src.to_string();
+    let mut received_buf = [0u8; ADDR_TEXT];
+    let received_v6: String;
+    let received = match addr_text(src, &mut received_buf) {
+        Some(t) => t,
+        None => {
+            received_v6 = src.to_string();
+            &received_v6
+        }
+    };
     let sent_by = msg.top_via().and_then(|v| {
-        let ip = v.host.ip()?;
+        let ip = host_ip(&v.host)?;
         Some(SocketAddr::new(ip, v.port.unwrap_or(5060)))
     });
-    let nat = wanted.iter().any(|w| behind_nat(&w.contact, sent_by, src));
-    let user_agent = String::from_utf8_lossy(msg.user_agent().unwrap_or_default()).into_owned();
+    let nat = wanted.iter().any(|w| behind_nat(w.addr, sent_by, src));
+    let user_agent = String::from_utf8_lossy(msg.user_agent().unwrap_or_default());
 
+    // The 200's Contact lines: the bindings kept, written during the scan (their strings
+    // live in the store's pages only that long), then the new ones.
+    let mut headers = Vec::with_capacity(128);
     let outcome = store.write(|w| {
-        let existing = w.bindings(&aor)?;
+        let is_wanted = |contact: &str| wanted.iter().any(|x| x.contact == contact);
         // Call-ID/CSeq ordering (step 7): a binding updated from the same Call-ID needs a
         // higher CSeq; a lower one is an old REGISTER arriving late. The same CSeq is a
         // retransmission (our 200 was lost): applied again, it changes nothing but the
         // remaining time, and the phone gets its 200.
-        let stale = |contact: &str| {
-            existing
-                .iter()
-                .any(|b| (star || b.contact == contact) && b.call_id == call_id && b.cseq > cseq)
-        };
-        if star {
-            if existing
-                .iter()
-                .any(|b| b.call_id == call_id && b.cseq > cseq)
-            {
-                return Ok(Err(RegReply::reject(
-                    400,
-                    "Out-of-Order REGISTER",
-                    "out_of_order",
-                )));
+        let mut out_of_order = false;
+        let mut kept = 0usize;
+        // One cursor for the scan and the writes that follow (see `binding_cursor`).
+        let mut cur = w.binding_cursor()?;
+        cur.for_each_binding(&aor, |b| {
+            if b.call_id == call_id && b.cseq > cseq && (star || is_wanted(b.contact)) {
+                out_of_order = true;
             }
-            w.delete_aor(&aor)?;
-            return Ok(Ok((Vec::new(), "removed")));
-        }
-        if wanted.iter().any(|x| stale(&x.contact)) {
+            if b.expires_at > now && !is_wanted(b.contact) {
+                kept += 1;
+                contact_line(
+                    &mut headers,
+                    b.contact,
+                    b.expires_at.saturating_sub(now),
+                    b.q,
+                );
+            }
+            Ok(())
+        })?;
+        if out_of_order {
             return Ok(Err(RegReply::reject(
                 400,
                 "Out-of-Order REGISTER",
                 "out_of_order",
             )));
         }
-        let mut after: Vec<Binding> = existing
-            .iter()
-            .filter(|b| b.expires_at > now && !wanted.iter().any(|x| x.contact == b.contact))
-            .cloned()
-            .collect();
-        for x in wanted.iter().filter(|x| x.expires > 0) {
-            after.push(Binding {
-                aor: aor.clone(),
-                contact: x.contact.clone(),
-                expires_at: now + u64::from(x.expires),
-                q: x.q,
-                call_id: call_id.clone(),
-                cseq,
-                received: Some(received.clone()),
-                transport: "udp".into(),
-                worker: slot,
-                path: Vec::new(),
-                user_agent: user_agent.clone(),
-                flags: if nat { FLAG_NAT } else { 0 },
-            });
+        if star {
+            drop(cur);
+            w.delete_aor(&aor)?;
+            headers.clear();
+            return Ok(Ok("removed"));
         }
-        if after.len() > cfg.max_contacts {
+        let added = wanted.iter().filter(|x| x.expires > 0).count();
+        if kept + added > cfg.max_contacts {
             return Ok(Err(RegReply::reject(403, "Too Many Contacts", "too_many")));
         }
         for x in &wanted {
             if x.expires == 0 {
-                w.delete_binding(&aor, &x.contact)?;
+                cur.delete_binding(&aor, x.contact)?;
             }
         }
-        for b in after
-            .iter()
-            .filter(|b| wanted.iter().any(|x| x.contact == b.contact))
-        {
-            w.put_binding(b)?;
+        for x in wanted.iter().filter(|x| x.expires > 0) {
+            let expires_at = now + u64::from(x.expires);
+            cur.put_binding_ref(&BindingRef {
+                aor: &aor,
+                contact: x.contact,
+                expires_at,
+                q: x.q,
+                call_id: &call_id,
+                cseq,
+                received: Some(received),
+                transport: "udp",
+                worker: slot,
+                path: Vec::new(),
+                user_agent: &user_agent,
+                flags: if nat { FLAG_NAT } else { 0 },
+            })?;
+            contact_line(&mut headers, x.contact, expires_at.saturating_sub(now), x.q);
         }
-        let result = if wanted.is_empty() {
+        Ok(Ok(if wanted.is_empty() {
             "query"
         } else if wanted.iter().all(|x| x.expires == 0) {
             "removed"
         } else {
             "ok"
-        };
-        Ok(Ok((after, result)))
+        }))
     });
     match outcome {
         Err(e) => {
@@ -260,34 +274,137 @@ pub fn register(
             RegReply::reject(500, "Location Store Unavailable", "store_error")
         }
         Ok(Err(r)) => r,
-        Ok(Ok((bindings, result))) => {
-            let mut headers = Vec::with_capacity(64 * bindings.len() + 16);
-            for b in &bindings {
-                let left = b.expires_at.saturating_sub(now);
-                let _ = write!(headers, "Contact: <{}>;expires={left}", b.contact);
-                if b.q != 1000 {
-                    let _ = write!(headers, ";q={}.{:03}", b.q / 1000, b.q % 1000);
-                }
-                headers.extend_from_slice(b"\r\n");
-            }
-            RegReply {
-                status: 200,
-                reason: "OK",
-                headers,
-                result,
-            }
-        }
+        Ok(Ok(result)) => RegReply {
+            status: 200,
+            reason: "OK",
+            headers,
+            result,
+        },
     }
 }
 
-fn wanted_of(
+/// Appends `Contact: <uri>;expires=N[;q=D.DDD]` and CRLF.
+fn contact_line(out: &mut Vec<u8>, contact: &str, left: u64, q: u16) {
+    out.extend_from_slice(b"Contact: <");
+    out.extend_from_slice(contact.as_bytes());
+    out.extend_from_slice(b">;expires=");
+    push_dec(out, left);
+    if q != 1000 {
+        out.extend_from_slice(b";q=");
+        push_dec(out, u64::from(q / 1000));
+        let frac = q % 1000;
+        out.extend_from_slice(&[
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ]);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The decimal digits of `n`, in `buf`.
+fn dec(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        if v == 0 || i == 0 {
+            break;
+        }
+    }
+    buf.get(i..).unwrap_or_default()
+}
+
+/// Appends `n` in decimal (what `write!(out, "{n}")` writes, without the formatter).
+fn push_dec(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(dec(n, &mut [0; 20]));
+}
+
+/// Room for the longest IPv4 `ip:port`.
+const ADDR_TEXT: usize = "255.255.255.255:65535".len();
+
+/// An IPv4 `addr` as its `Display` writes it, in `buf`; `None` for IPv6.
+fn addr_text(addr: SocketAddr, buf: &mut [u8; ADDR_TEXT]) -> Option<&str> {
+    let SocketAddr::V4(a) = addr else {
+        return None;
+    };
+    let mut len = 0;
+    let mut put = |b: u8| {
+        if let Some(d) = buf.get_mut(len) {
+            *d = b;
+            len += 1;
+        }
+    };
+    for (i, o) in a.ip().octets().into_iter().enumerate() {
+        if i > 0 {
+            put(b'.');
+        }
+        if o >= 100 {
+            put(b'0' + o / 100);
+        }
+        if o >= 10 {
+            put(b'0' + o / 10 % 10);
+        }
+        put(b'0' + o % 10);
+    }
+    put(b':');
+    let port = a.port();
+    let mut div = 10_000;
+    while div > 1 && port < div {
+        div /= 10;
+    }
+    while div > 0 {
+        put(b'0' + (port / div % 10) as u8);
+        div /= 10;
+    }
+    std::str::from_utf8(buf.get(..len)?).ok()
+}
+
+/// [`Host::ip`], with IPv4 read by hand (std's parser cost as much as the rest of the
+/// request's checks); the same address, or `None` for the same texts.
+fn host_ip(h: &Host<'_>) -> Option<IpAddr> {
+    match h.kind {
+        HostKind::Ipv4 => ipv4(h.text).map(IpAddr::V4),
+        _ => h.ip(),
+    }
+}
+
+/// A dotted quad as `Ipv4Addr::from_str` reads it: four parts of 1 to 3 digits, each at
+/// most 255, none with a leading zero.
+fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let (mut part, mut value, mut digits) = (0usize, 0u16, 0u8);
+    // One pass; a part ends at a dot or at the end.
+    for &b in s.iter().chain(std::iter::once(&b'.')) {
+        if b.is_ascii_digit() {
+            // A leading zero (`01`), or a fourth digit.
+            if (digits == 1 && value == 0) || digits == 3 {
+                return None;
+            }
+            value = value * 10 + u16::from(b - b'0');
+            digits += 1;
+        } else if b == b'.' && digits > 0 {
+            *octets.get_mut(part)? = u8::try_from(value).ok()?;
+            (part, value, digits) = (part + 1, 0, 0);
+        } else {
+            return None;
+        }
+    }
+    (part == 4).then(|| Ipv4Addr::from(octets))
+}
+
+fn wanted_of<'m>(
     cfg: &RegistrarConfig,
-    a: &NameAddr<'_>,
+    a: &NameAddr<'m>,
     header_expires: Option<u32>,
-) -> Result<Wanted, RegReply> {
+) -> Result<Wanted<'m>, RegReply> {
     let contact = std::str::from_utf8(a.uri.raw)
-        .map_err(|_| RegReply::reject(400, "Bad Contact", "bad_request"))?
-        .to_string();
+        .map_err(|_| RegReply::reject(400, "Bad Contact", "bad_request"))?;
     if contact.contains('\0') {
         return Err(RegReply::reject(400, "Bad Contact", "bad_request"));
     }
@@ -298,26 +415,27 @@ fn wanted_of(
         .min(cfg.max_expires);
     Ok(Wanted {
         contact,
+        // `a.uri` is `Uri::parse(contact)`: read once here for the poisoning and NAT checks.
+        addr: host_ip(&a.uri.host).map(|ip| SocketAddr::new(ip, a.uri.port.unwrap_or(5060))),
         expires,
         q: a.q().unwrap_or(1000),
     })
 }
 
-/// Whether the phone is behind a NAT: its Contact is a private address other than the one
-/// the REGISTER came from, or its Via's sent-by is not where the REGISTER came from (what
-/// RFC 3581 would mark with `received`/`rport`). A Contact at some other public address is a
-/// third-party registration and is used as it is.
-fn behind_nat(contact: &str, via_sent_by: Option<SocketAddr>, src: SocketAddr) -> bool {
+/// Whether the phone is behind a NAT: its Contact (`contact`: its host and port, when the
+/// host is an IP address) is a private address other than the one the REGISTER came from, or
+/// its Via's sent-by is not where the REGISTER came from (what RFC 3581 would mark with
+/// `received`/`rport`). A Contact at some other public address is a third-party registration
+/// and is used as it is.
+fn behind_nat(
+    contact: Option<SocketAddr>,
+    via_sent_by: Option<SocketAddr>,
+    src: SocketAddr,
+) -> bool {
     if via_sent_by.is_some_and(|v| v != src) {
         return true;
     }
-    let Some(u) = Uri::parse(contact.as_bytes()) else {
-        return false;
-    };
-    match u.host.ip() {
-        Some(ip) => is_private(ip) && SocketAddr::new(ip, u.port.unwrap_or(5060)) != src,
-        None => false,
-    }
+    contact.is_some_and(|c| is_private(c.ip()) && c != src)
 }
 
 /// RFC 1918, RFC 6598 (carrier-grade NAT), link-local and IPv6 unique-local addresses.
@@ -481,33 +599,246 @@ mod tests {
     }
 
     #[test]
+    fn decimal_and_address_text() {
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12_345,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = b"x".to_vec();
+            push_dec(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+        for a in [
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "192.0.2.1:5060",
+            "10.0.0.12:7",
+            "127.0.0.1:5072",
+            "1.20.3.40:1",
+            "100.10.0.9:10",
+            "8.8.8.8:99",
+            "9.9.9.9:100",
+            "9.9.9.9:9999",
+            "9.9.9.9:10000",
+        ] {
+            let a: SocketAddr = a.parse().unwrap();
+            assert_eq!(
+                addr_text(a, &mut [0; ADDR_TEXT]),
+                Some(a.to_string().as_str())
+            );
+        }
+        for port in 0..=u16::MAX {
+            let a = SocketAddr::from(([10, 0, 0, 1], port));
+            assert_eq!(
+                addr_text(a, &mut [0; ADDR_TEXT]),
+                Some(a.to_string().as_str())
+            );
+        }
+        for o in 0..=u8::MAX {
+            let a = SocketAddr::from(([o, 255 - o, o / 3, 7], 5060));
+            assert_eq!(
+                addr_text(a, &mut [0; ADDR_TEXT]),
+                Some(a.to_string().as_str())
+            );
+        }
+        let v6: SocketAddr = "[2001:db8::1]:5060".parse().unwrap();
+        assert_eq!(addr_text(v6, &mut [0; ADDR_TEXT]), None);
+    }
+
+    #[test]
+    fn ipv4_reads_what_std_reads() {
+        let std_ip = |s: &[u8]| {
+            std::str::from_utf8(s)
+                .ok()
+                .and_then(|s| s.parse::<Ipv4Addr>().ok())
+        };
+        let mut cases: Vec<Vec<u8>> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "192.0.2.1",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1.2.3.0",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.",
+            ".1.2.3.4",
+            "1..2.3",
+            "1.2.3.4.5",
+            "1234.1.1.1",
+            "1.2.3.4 ",
+            "+1.2.3.4",
+            "",
+            "1.2.3.\u{e9}",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        for a in 0..=300u32 {
+            cases.push(format!("{a}.{}.{}.{a}", a % 7, 300 - a).into_bytes());
+            cases.push(format!("0{a}.1.1.1").into_bytes());
+        }
+        // Pseudo-random strings of digits and dots (and a few other bytes), and quads of
+        // parts of 1 to 4 digits.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..100_000 {
+            let len = (rand() % 17) as usize;
+            let s: Vec<u8> = (0..len)
+                .map(|_| b"0123456789...2501x"[(rand() % 18) as usize])
+                .collect();
+            cases.push(s);
+            let parts = 3 + rand() % 3;
+            let mut q = Vec::new();
+            for p in 0..parts {
+                if p > 0 {
+                    q.push(b'.');
+                }
+                for _ in 0..1 + rand() % 4 {
+                    q.push(b"0123456789"[(rand() % 10) as usize]);
+                }
+            }
+            cases.push(q);
+        }
+        let mut valid = 0;
+        for c in &cases {
+            assert_eq!(ipv4(c), std_ip(c), "{:?}", String::from_utf8_lossy(c));
+            valid += usize::from(std_ip(c).is_some());
+        }
+        assert!(valid > 1000, "{valid}");
+        let h = Host {
+            text: b"10.1.2.3",
+            kind: HostKind::Ipv4,
+        };
+        assert_eq!(host_ip(&h), h.ip());
+        let h = Host {
+            text: b"[fd00::1]",
+            kind: HostKind::Ipv6,
+        };
+        assert_eq!(host_ip(&h), h.ip());
+    }
+
+    #[test]
+    fn contact_lines_as_formatted() {
+        for q in [0u16, 1, 10, 100, 500, 999, 1000, 1001, 65_535] {
+            for left in [0u64, 7, 3600, u64::MAX] {
+                let mut got = Vec::new();
+                contact_line(&mut got, "sip:a@192.0.2.1", left, q);
+                let mut want = Vec::new();
+                write!(want, "Contact: <sip:a@192.0.2.1>;expires={left}").unwrap();
+                if q != 1000 {
+                    write!(want, ";q={}.{:03}", q / 1000, q % 1000).unwrap();
+                }
+                want.extend_from_slice(b"\r\n");
+                assert_eq!(got, want);
+            }
+        }
+    }
+
+    #[test]
+    fn kept_bindings_come_first_and_are_counted() {
+        let s = store("kept");
+        let r = reg(
+            &s,
+            "c1",
+            1,
+            "Contact: <sip:alice@192.0.2.7>;q=0.7\r\n",
+            "",
+            1000,
+        );
+        assert_eq!(r.status, 200);
+        // Another phone (another Call-ID) adds a Contact given twice: stored once, listed
+        // twice, after the one kept.
+        let r = reg(
+            &s,
+            "c2",
+            1,
+            "Contact: <sip:alice@192.0.2.8>, <sip:alice@192.0.2.8>;expires=100\r\n",
+            "",
+            1010,
+        );
+        assert_eq!((r.status, r.result), (200, "ok"));
+        assert_eq!(
+            contacts(&r),
+            [
+                "Contact: <sip:alice@192.0.2.7>;expires=1790;q=0.700",
+                "Contact: <sip:alice@192.0.2.8>;expires=1800",
+                "Contact: <sip:alice@192.0.2.8>;expires=100",
+            ]
+        );
+        let live = lookup(&s, "sip:alice@example.com", 1010).unwrap().unwrap();
+        assert_eq!(live.len(), 2);
+        // Best q first.
+        let b = &live[0];
+        assert_eq!(b.contact, "sip:alice@192.0.2.8");
+        assert_eq!((b.expires_at, b.q, b.cseq, b.worker), (1110, 1000, 1, 0));
+        assert_eq!(b.call_id, "c2");
+        assert_eq!(b.received.as_deref(), Some("192.0.2.1:5060"));
+        assert_eq!((b.transport.as_str(), b.user_agent.as_str()), ("udp", ""));
+        assert!(b.path.is_empty());
+        // Kept + new above max_contacts (3): refused, nothing changes.
+        let r = reg(
+            &s,
+            "c3",
+            1,
+            "Contact: <sip:alice@192.0.2.9>, <sip:alice@192.0.2.10>\r\n",
+            "",
+            1020,
+        );
+        assert_eq!(r.status, 403);
+        assert_eq!(s.bindings("sip:alice@example.com").unwrap().len(), 2);
+        // An expired binding is not listed nor counted.
+        let r = reg(&s, "c3", 2, "Contact: <sip:alice@192.0.2.9>\r\n", "", 1200);
+        assert_eq!(
+            contacts(&r),
+            [
+                "Contact: <sip:alice@192.0.2.7>;expires=1600;q=0.700",
+                "Contact: <sip:alice@192.0.2.9>;expires=1800",
+            ]
+        );
+    }
+
+    #[test]
     fn nat_detection() {
         let src: SocketAddr = "203.0.113.5:41000".parse().unwrap();
         let via = |s: &str| Some(s.parse::<SocketAddr>().unwrap());
-        assert!(behind_nat("sip:a@10.0.0.2:5060", None, src));
-        assert!(behind_nat(
-            "sip:a@192.168.1.2",
-            via("192.168.1.2:5060"),
-            src
-        ));
-        assert!(behind_nat(
-            "sip:a@203.0.113.5:41000",
-            via("10.0.0.2:5060"),
-            src
-        ));
-        assert!(!behind_nat(
+        // The Contact's address as `wanted_of` reads it.
+        let nat = |contact: &str, via, src| {
+            let u = Uri::parse(contact.as_bytes());
+            let addr = u.and_then(|u| {
+                let ip = u.host.ip()?;
+                Some(SocketAddr::new(ip, u.port.unwrap_or(5060)))
+            });
+            behind_nat(addr, via, src)
+        };
+        assert!(nat("sip:a@10.0.0.2:5060", None, src));
+        assert!(nat("sip:a@192.168.1.2", via("192.168.1.2:5060"), src));
+        assert!(nat("sip:a@203.0.113.5:41000", via("10.0.0.2:5060"), src));
+        assert!(!nat(
             "sip:a@203.0.113.5:41000",
             via("203.0.113.5:41000"),
             src
         ));
-        assert!(!behind_nat(
+        assert!(!nat(
             "sip:a@198.51.100.7:5060",
             via("203.0.113.5:41000"),
             src
         ));
-        assert!(behind_nat("sip:a@100.64.3.4", None, src));
-        assert!(behind_nat("sip:a@[fd00::1]", None, src));
-        assert!(!behind_nat("sip:a@example.com", None, src));
+        assert!(nat("sip:a@100.64.3.4", None, src));
+        assert!(nat("sip:a@[fd00::1]", None, src));
+        assert!(!nat("sip:a@example.com", None, src));
     }
 
     #[test]

@@ -16,7 +16,9 @@
 //! scan of `aor \0` returns exactly that AOR's bindings. Keys are at most 511 bytes (LMDB's
 //! limit); longer or empty keys are rejected with [`StoreError::InvalidKey`]. Records are
 //! encoded with `rmp_serde::to_vec_named` and every record struct is `#[serde(default)]`, so
-//! fields can be added without a migration (see [`types`]).
+//! fields can be added without a migration (see [`types`]). [`Binding`], on the registrar's
+//! path, is written and read by a hand-written codec that produces the same bytes and hands
+//! whatever it does not expect to rmp_serde (`types::wire`).
 //!
 //! # Processes
 //!
@@ -85,8 +87,8 @@ use lmdb::{DatabaseFlags, Environment, EnvironmentFlags, Transaction};
 use serde::Serialize;
 
 pub use error::StoreError;
-pub use txn::{Reader, Writer};
-pub use types::{Ban, Binding, DestState, DestStatus, Subscriber};
+pub use txn::{BindingCursor, Reader, Writer};
+pub use types::{Ban, Binding, BindingRef, DestState, DestStatus, Subscriber};
 
 use txn::{Ctx, Tables, TABLES};
 

@@ -1,14 +1,15 @@
 //! Transactions: [`Reader`] (one read txn) and [`Writer`] (one write txn), the key layouts
 //! and the per-table operations. `Store`'s single-op methods wrap these.
 
+use std::cell::Cell;
 use std::path::PathBuf;
 
-use lmdb::{Cursor, Database, RoTransaction, RwTransaction, Transaction, WriteFlags};
+use lmdb::{Cursor, Database, RoTransaction, RwCursor, RwTransaction, Transaction, WriteFlags};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
-use super::types::{Ban, Binding, DestState, Subscriber};
+use super::types::{wire, Ban, Binding, BindingRef, DestState, Subscriber};
 
 /// LMDB's default maximum key size in bytes.
 pub(super) const MAX_KEY: usize = 511;
@@ -29,6 +30,24 @@ pub(super) const TABLES: [&str; 6] = [
     PROFILES,
     DISPATCHER,
 ];
+
+thread_local! {
+    /// Key and value bytes of the put being made (and scan prefixes), reused so that the
+    /// registrar's put and scan allocate nothing.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's scratch buffer, empty; a nested call gets a new buffer.
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    buf.clear();
+    let out = f(&mut buf);
+    // Not kept when a huge record grew it.
+    if buf.capacity() <= 64 * 1024 {
+        let _ = SCRATCH.try_with(|s| s.set(buf));
+    }
+    out
+}
 
 /// The opened table handles.
 #[derive(Debug, Clone, Copy)]
@@ -86,11 +105,15 @@ impl Ctx {
     }
 
     fn encode<V: Serialize>(&self, table: &'static str, v: &V) -> Result<Vec<u8>, StoreError> {
-        rmp_serde::to_vec_named(v).map_err(|e| StoreError::Encode {
+        rmp_serde::to_vec_named(v).map_err(|e| self.encode_err(table, e.to_string()))
+    }
+
+    fn encode_err(&self, table: &'static str, message: String) -> StoreError {
+        StoreError::Encode {
             path: self.path.clone(),
             table,
-            message: e.to_string(),
-        })
+            message,
+        }
     }
 
     fn decode<V: DeserializeOwned>(
@@ -115,19 +138,44 @@ impl Ctx {
 
     /// `a \0 b`: `a` non-empty without NUL, `b` non-empty, at most [`MAX_KEY`] bytes in all.
     fn key2(&self, table: &'static str, a: &str, b: &str) -> Result<Vec<u8>, StoreError> {
-        let mut key = self.prefix(table, a)?;
+        let mut key = Vec::with_capacity(a.len() + b.len() + 1);
+        self.key2_into(table, a, b, &mut key)?;
+        Ok(key)
+    }
+
+    /// [`Ctx::key2`] written into the empty `key`.
+    fn key2_into(
+        &self,
+        table: &'static str,
+        a: &str,
+        b: &str,
+        key: &mut Vec<u8>,
+    ) -> Result<(), StoreError> {
+        self.prefix_into(table, a, key)?;
         key.extend_from_slice(b.as_bytes());
         if b.is_empty() {
-            Err(self.invalid_key(table, &key, "empty second component"))
+            Err(self.invalid_key(table, key, "empty second component"))
         } else if key.len() > MAX_KEY {
-            Err(self.invalid_key(table, &key, "longer than 511 bytes"))
+            Err(self.invalid_key(table, key, "longer than 511 bytes"))
         } else {
-            Ok(key)
+            Ok(())
         }
     }
 
     /// `a \0`, the prefix shared by every `key2(a, _)`.
     fn prefix(&self, table: &'static str, a: &str) -> Result<Vec<u8>, StoreError> {
+        let mut key = Vec::with_capacity(a.len() + 64);
+        self.prefix_into(table, a, &mut key)?;
+        Ok(key)
+    }
+
+    /// [`Ctx::prefix`] written into the empty `key`.
+    fn prefix_into(
+        &self,
+        table: &'static str,
+        a: &str,
+        key: &mut Vec<u8>,
+    ) -> Result<(), StoreError> {
         let bytes = a.as_bytes();
         if bytes.is_empty() {
             return Err(self.invalid_key(table, bytes, "empty first component"));
@@ -138,10 +186,9 @@ impl Ctx {
         if bytes.len() >= MAX_KEY {
             return Err(self.invalid_key(table, bytes, "longer than 511 bytes"));
         }
-        let mut key = Vec::with_capacity(bytes.len() + 64);
         key.extend_from_slice(bytes);
         key.push(0);
-        Ok(key)
+        Ok(())
     }
 
     /// `user@domain`; a domain cannot contain `@`, so the key is unambiguous.
@@ -179,6 +226,59 @@ fn window_le(bytes: &[u8]) -> Option<(u64, u64)> {
     let start = u64_le(bytes.get(..8)?)?;
     let count = u64_le(bytes.get(8..)?)?;
     Some((start, count))
+}
+
+/// `f` on the binding record `bytes` (of `key`): decoded by hand when it has the shape this
+/// version writes, else by rmp_serde, so any record it accepted still decodes.
+fn with_binding<R>(
+    cx: &Ctx,
+    key: &[u8],
+    bytes: &[u8],
+    f: impl FnOnce(&BindingRef<'_>) -> R,
+) -> Result<R, StoreError> {
+    if let Some(b) = wire::decode(bytes) {
+        return Ok(f(&b));
+    }
+    let owned: Binding = cx.decode(REGISTRATIONS, key, bytes)?;
+    Ok(f(&owned.borrowed()))
+}
+
+/// Calls `f` on up to `limit` entries whose key starts with `prefix` (all entries for an
+/// empty prefix), in key order. Moves the cursor itself: lmdb's iterator reads the first
+/// entry twice (a seek, then "get current").
+fn cursor_scan<'txn>(
+    cursor: &impl Cursor<'txn>,
+    cx: &Ctx,
+    table: &'static str,
+    prefix: &[u8],
+    limit: usize,
+    mut f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    if limit == 0 {
+        return Ok(());
+    }
+    let (mut key, mut op) = if prefix.is_empty() {
+        (None, lmdb_sys::MDB_FIRST)
+    } else {
+        (Some(prefix), lmdb_sys::MDB_SET_RANGE)
+    };
+    let mut seen = 0usize;
+    loop {
+        let (k, v) = match cursor.get(key, None, op) {
+            Ok((Some(k), v)) => (k, v),
+            Ok((None, _)) | Err(lmdb::Error::NotFound) => return Ok(()),
+            Err(e) => return Err(cx.lmdb("scan", table, e)),
+        };
+        if !k.starts_with(prefix) {
+            return Ok(());
+        }
+        f(k, v)?;
+        seen += 1;
+        if seen >= limit {
+            return Ok(());
+        }
+        (key, op) = (None, lmdb_sys::MDB_NEXT);
+    }
 }
 
 /// Only the expiry of a binding, so the expiry sweep skips decoding the strings.
@@ -236,33 +336,16 @@ impl<'a, T: Transaction> View<'a, T> {
         db: Database,
         prefix: &[u8],
         limit: usize,
-        mut f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+        f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         if limit == 0 {
             return Ok(());
         }
-        let mut cursor = self
+        let cursor = self
             .txn
             .open_ro_cursor(db)
             .map_err(|e| self.cx.lmdb("open cursor", table, e))?;
-        let iter = if prefix.is_empty() {
-            cursor.iter_start()
-        } else {
-            cursor.iter_from(prefix)
-        };
-        let mut seen = 0usize;
-        for item in iter {
-            let (key, val) = item.map_err(|e| self.cx.lmdb("scan", table, e))?;
-            if !key.starts_with(prefix) {
-                break;
-            }
-            f(key, val)?;
-            seen += 1;
-            if seen >= limit {
-                break;
-            }
-        }
-        Ok(())
+        cursor_scan(&cursor, self.cx, table, prefix, limit, f)
     }
 
     fn entries(&self, table: &'static str, db: Database) -> Result<usize, StoreError> {
@@ -292,25 +375,47 @@ impl<'a, T: Transaction> View<'a, T> {
 
     // --- registrations ---
 
+    fn with_binding<R>(
+        &self,
+        key: &[u8],
+        bytes: &[u8],
+        f: impl FnOnce(&BindingRef<'_>) -> R,
+    ) -> Result<R, StoreError> {
+        with_binding(self.cx, key, bytes, f)
+    }
+
+    pub(super) fn for_each_binding(
+        &self,
+        aor: &str,
+        mut f: impl FnMut(&BindingRef<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        with_scratch(|prefix| {
+            self.cx.prefix_into(REGISTRATIONS, aor, prefix)?;
+            self.scan(
+                REGISTRATIONS,
+                self.t.registrations,
+                prefix,
+                usize::MAX,
+                |k, v| self.with_binding(k, v, &mut f)?,
+            )
+        })
+    }
+
     pub(super) fn bindings(&self, aor: &str) -> Result<Vec<Binding>, StoreError> {
-        let prefix = self.cx.prefix(REGISTRATIONS, aor)?;
         let mut out = Vec::new();
-        self.scan(
-            REGISTRATIONS,
-            self.t.registrations,
-            &prefix,
-            usize::MAX,
-            |k, v| {
-                out.push(self.cx.decode(REGISTRATIONS, k, v)?);
-                Ok(())
-            },
-        )?;
+        self.for_each_binding(aor, |b| {
+            out.push(b.to_binding());
+            Ok(())
+        })?;
         Ok(out)
     }
 
     pub(super) fn binding(&self, aor: &str, contact: &str) -> Result<Option<Binding>, StoreError> {
         let key = self.cx.key2(REGISTRATIONS, aor, contact)?;
-        self.get_rec(REGISTRATIONS, self.t.registrations, &key)
+        match self.get_raw(REGISTRATIONS, self.t.registrations, &key)? {
+            Some(bytes) => self.with_binding(&key, bytes, |b| b.to_binding()).map(Some),
+            None => Ok(None),
+        }
     }
 
     pub(super) fn count_bindings(&self) -> Result<usize, StoreError> {
@@ -320,7 +425,7 @@ impl<'a, T: Transaction> View<'a, T> {
     pub(super) fn all_bindings(&self, limit: usize) -> Result<Vec<Binding>, StoreError> {
         let mut out = Vec::new();
         self.scan(REGISTRATIONS, self.t.registrations, &[], limit, |k, v| {
-            out.push(self.cx.decode(REGISTRATIONS, k, v)?);
+            out.push(self.with_binding(k, v, |b| b.to_binding())?);
             Ok(())
         })?;
         Ok(out)
@@ -545,6 +650,16 @@ macro_rules! read_methods {
             self.view().bindings(aor)
         }
 
+        /// `f` on every binding of `aor`, in contact order, without copying them out; an
+        /// `Err` from `f` ends the scan and is returned.
+        pub fn for_each_binding(
+            &self,
+            aor: &str,
+            f: impl FnMut(&BindingRef<'_>) -> Result<(), StoreError>,
+        ) -> Result<(), StoreError> {
+            self.view().for_each_binding(aor, f)
+        }
+
         /// The binding of `contact` under `aor`, if any.
         pub fn binding(&self, aor: &str, contact: &str) -> Result<Option<Binding>, StoreError> {
             self.view().binding(aor, contact)
@@ -672,9 +787,35 @@ impl Writer<'_, '_> {
 
     /// Inserts or replaces the binding `(b.aor, b.contact)`.
     pub fn put_binding(&mut self, b: &Binding) -> Result<(), StoreError> {
-        let key = self.cx.key2(REGISTRATIONS, &b.aor, &b.contact)?;
-        let val = self.cx.encode(REGISTRATIONS, b)?;
-        self.put_raw(REGISTRATIONS, self.t.registrations, &key, &val)
+        self.put_binding_ref(&b.borrowed())
+    }
+
+    /// A cursor over the bindings, for the registrar's scan of an AOR followed by its puts:
+    /// after the scan the cursor sits on the AOR's leaf page, where LMDB's cursor put looks
+    /// first, so a put does not search the tree from its root again. The cursor borrows the
+    /// `Writer`: drop it to use the `Writer` again.
+    pub fn binding_cursor(&mut self) -> Result<BindingCursor<'_>, StoreError> {
+        let cx = self.cx;
+        let cursor = self
+            .txn
+            .open_rw_cursor(self.t.registrations)
+            .map_err(|e| cx.lmdb("open cursor", REGISTRATIONS, e))?;
+        Ok(BindingCursor { cursor, cx })
+    }
+
+    /// [`Writer::put_binding`] of a borrowed binding: the same record.
+    pub fn put_binding_ref(&mut self, b: &BindingRef<'_>) -> Result<(), StoreError> {
+        with_scratch(|buf| {
+            // Key and value share the buffer: `key \0 contact` then the record.
+            self.cx.key2_into(REGISTRATIONS, b.aor, b.contact, buf)?;
+            let key_len = buf.len();
+            wire::encode(b, buf).map_err(|_| {
+                self.cx
+                    .encode_err(REGISTRATIONS, "a string longer than 4 GiB".into())
+            })?;
+            let (key, val) = buf.split_at(key_len);
+            self.put_raw(REGISTRATIONS, self.t.registrations, key, val)
+        })
     }
 
     /// Deletes one binding; false when there was none.
@@ -847,5 +988,198 @@ impl Writer<'_, '_> {
     pub fn delete_dest(&mut self, set: &str, uri: &str) -> Result<bool, StoreError> {
         let key = self.cx.key2(DISPATCHER, set, uri)?;
         self.del_raw(DISPATCHER, self.t.dispatcher, &key)
+    }
+}
+
+/// The bindings through one write cursor ([`Writer::binding_cursor`]): the same operations
+/// as the `Writer` methods of the same names, with the same results.
+pub struct BindingCursor<'w> {
+    cursor: RwCursor<'w>,
+    cx: &'w Ctx,
+}
+
+impl BindingCursor<'_> {
+    /// [`Writer::for_each_binding`].
+    pub fn for_each_binding(
+        &self,
+        aor: &str,
+        mut f: impl FnMut(&BindingRef<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let cx = self.cx;
+        with_scratch(|prefix| {
+            cx.prefix_into(REGISTRATIONS, aor, prefix)?;
+            cursor_scan(
+                &self.cursor,
+                cx,
+                REGISTRATIONS,
+                prefix,
+                usize::MAX,
+                |k, v| with_binding(cx, k, v, &mut f)?,
+            )
+        })
+    }
+
+    /// [`Writer::put_binding_ref`].
+    pub fn put_binding_ref(&mut self, b: &BindingRef<'_>) -> Result<(), StoreError> {
+        let cx = self.cx;
+        with_scratch(|buf| {
+            cx.key2_into(REGISTRATIONS, b.aor, b.contact, buf)?;
+            let key_len = buf.len();
+            wire::encode(b, buf)
+                .map_err(|_| cx.encode_err(REGISTRATIONS, "a string longer than 4 GiB".into()))?;
+            let (key, val) = buf.split_at(key_len);
+            self.cursor
+                .put(&key, &val, WriteFlags::empty())
+                .map_err(|e| cx.lmdb("put", REGISTRATIONS, e))
+        })
+    }
+
+    /// [`Writer::delete_binding`].
+    pub fn delete_binding(&mut self, aor: &str, contact: &str) -> Result<bool, StoreError> {
+        let cx = self.cx;
+        with_scratch(|key| {
+            cx.key2_into(REGISTRATIONS, aor, contact, key)?;
+            match self.cursor.get(Some(key), None, lmdb_sys::MDB_SET) {
+                Ok(_) => {}
+                Err(lmdb::Error::NotFound) => return Ok(false),
+                Err(e) => return Err(cx.lmdb("delete", REGISTRATIONS, e)),
+            }
+            self.cursor
+                .del(WriteFlags::empty())
+                .map_err(|e| cx.lmdb("delete", REGISTRATIONS, e))?;
+            Ok(true)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::Store;
+    use super::*;
+
+    fn binding<'a>(aor: &'a str, contact: &'a str, expires_at: u64) -> BindingRef<'a> {
+        BindingRef {
+            aor,
+            contact,
+            expires_at,
+            q: 1000,
+            call_id: "cid",
+            cseq: 1,
+            received: Some("192.0.2.1:5060"),
+            transport: "udp",
+            worker: 1,
+            path: Vec::new(),
+            user_agent: "test/1",
+            flags: 0,
+        }
+    }
+
+    /// Scans, puts and deletes through one cursor (in one transaction, through page splits)
+    /// agree with a model, and with what plain reads see afterwards.
+    #[test]
+    fn binding_cursor_matches_a_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("store"), 64).unwrap();
+        let mut model: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..4 {
+            s.write(|w| {
+                for i in 0..1500u64 {
+                    let aor = format!("sip:u{}@x", rand() % 700);
+                    let contact = format!("sip:c{}@192.0.2.{}", rand() % 3, rand() % 200);
+                    let mut cur = w.binding_cursor()?;
+                    let mut seen = Vec::new();
+                    cur.for_each_binding(&aor, |b| {
+                        assert_eq!(b.aor, aor);
+                        seen.push((b.contact.to_string(), b.expires_at));
+                        Ok(())
+                    })?;
+                    let want: Vec<(String, u64)> = model
+                        .range((aor.clone(), String::new())..)
+                        .take_while(|((a, _), _)| *a == aor)
+                        .map(|((_, c), &e)| (c.clone(), e))
+                        .collect();
+                    assert_eq!(seen, want, "round {round} op {i}");
+                    if rand() % 5 == 0 {
+                        let had = model.remove(&(aor.clone(), contact.clone())).is_some();
+                        assert_eq!(cur.delete_binding(&aor, &contact)?, had);
+                    } else {
+                        let e = round * 10_000 + i;
+                        cur.put_binding_ref(&binding(&aor, &contact, e))?;
+                        model.insert((aor, contact), e);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(s.count_bindings().unwrap(), model.len());
+            let all = s.all_bindings(usize::MAX).unwrap();
+            let got: Vec<((String, String), u64)> = all
+                .into_iter()
+                .map(|b| ((b.aor, b.contact), b.expires_at))
+                .collect();
+            let want: Vec<((String, String), u64)> =
+                model.iter().map(|(k, &e)| (k.clone(), e)).collect();
+            assert_eq!(got, want);
+        }
+        // A cursor's put is the plain put's record.
+        let b = binding("sip:same@x", "sip:c@192.0.2.1", 5);
+        s.write(|w| w.binding_cursor()?.put_binding_ref(&b))
+            .unwrap();
+        assert_eq!(
+            s.binding("sip:same@x", "sip:c@192.0.2.1").unwrap(),
+            Some(b.to_binding())
+        );
+        // Invalid keys are errors, as through the `Writer`.
+        let e = s
+            .write(|w| {
+                w.binding_cursor()?
+                    .put_binding_ref(&binding("a\0b", "c", 1))
+            })
+            .unwrap_err();
+        assert!(matches!(e, StoreError::InvalidKey { .. }), "{e}");
+        assert!(s
+            .write(|w| w.binding_cursor()?.delete_binding("a", ""))
+            .is_err());
+        assert!(s
+            .write(|w| w.binding_cursor()?.for_each_binding("", |_| Ok(())))
+            .is_err());
+    }
+
+    /// An `Err` from the scan's closure ends the scan and is returned.
+    #[test]
+    fn for_each_binding_stops_at_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("store"), 16).unwrap();
+        s.write(|w| {
+            for c in ["sip:a", "sip:b", "sip:c"] {
+                w.put_binding_ref(&binding("sip:x@y", c, 1))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let mut n = 0;
+        let r = s.read(|r| {
+            r.for_each_binding("sip:x@y", |_| {
+                n += 1;
+                if n == 2 {
+                    Err(StoreError::NestedWrite {
+                        path: PathBuf::new(),
+                    })
+                } else {
+                    Ok(())
+                }
+            })
+        });
+        assert!(matches!(r, Err(StoreError::NestedWrite { .. })));
+        assert_eq!(n, 2);
     }
 }

@@ -33,6 +33,350 @@ pub struct Binding {
     pub flags: u32,
 }
 
+/// A [`Binding`] whose strings are borrowed: the registrar stores one without cloning the
+/// request's strings ([`super::Writer::put_binding_ref`]), and a scan hands them out without
+/// allocating ([`super::Writer::for_each_binding`]). The same fields as `Binding`, stored as
+/// the same record (byte for byte what `rmp_serde::to_vec_named` writes for the `Binding`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BindingRef<'a> {
+    pub aor: &'a str,
+    pub contact: &'a str,
+    pub expires_at: u64,
+    pub q: u16,
+    pub call_id: &'a str,
+    pub cseq: u32,
+    pub received: Option<&'a str>,
+    pub transport: &'a str,
+    pub worker: u16,
+    pub path: Vec<&'a str>,
+    pub user_agent: &'a str,
+    pub flags: u32,
+}
+
+impl Binding {
+    /// This binding with its strings borrowed.
+    pub fn borrowed(&self) -> BindingRef<'_> {
+        BindingRef {
+            aor: &self.aor,
+            contact: &self.contact,
+            expires_at: self.expires_at,
+            q: self.q,
+            call_id: &self.call_id,
+            cseq: self.cseq,
+            received: self.received.as_deref(),
+            transport: &self.transport,
+            worker: self.worker,
+            path: self.path.iter().map(String::as_str).collect(),
+            user_agent: &self.user_agent,
+            flags: self.flags,
+        }
+    }
+}
+
+impl BindingRef<'_> {
+    /// An owned copy.
+    pub fn to_binding(&self) -> Binding {
+        Binding {
+            aor: self.aor.into(),
+            contact: self.contact.into(),
+            expires_at: self.expires_at,
+            q: self.q,
+            call_id: self.call_id.into(),
+            cseq: self.cseq,
+            received: self.received.map(String::from),
+            transport: self.transport.into(),
+            worker: self.worker,
+            path: self.path.iter().map(|&p| p.into()).collect(),
+            user_agent: self.user_agent.into(),
+            flags: self.flags,
+        }
+    }
+}
+
+/// The `Binding` record written and read by hand: serde's generic path cost more than the
+/// LMDB put itself in the registrar's profile. The encoder writes exactly the bytes of
+/// `rmp_serde::to_vec_named(&Binding)` (a map with the field names, in declaration order,
+/// smallest integer and length forms), so stores and older or newer readers see no change.
+/// The decoder takes only that shape (a map whose keys are this version's field names, each
+/// at most once, with values of their own MessagePack type) and returns `None` for anything
+/// else (unknown fields from a newer writer, positional arrays, other integer types,
+/// trailing bytes), which the caller then hands to rmp_serde, so every record decodes as it
+/// always did. A field added to `Binding` must be added here too (the tests compare both
+/// ways against rmp_serde on a binding with every field set).
+pub(super) mod wire {
+    use super::BindingRef;
+
+    /// The field names, in `Binding`'s declaration order.
+    const FIELDS: [&str; 12] = [
+        "aor",
+        "contact",
+        "expires_at",
+        "q",
+        "call_id",
+        "cseq",
+        "received",
+        "transport",
+        "worker",
+        "path",
+        "user_agent",
+        "flags",
+    ];
+
+    /// A string or an array longer than MessagePack can say (4 GiB).
+    #[derive(Debug)]
+    pub(in crate::store) struct TooLong;
+
+    /// Appends the record of `b` to `out`.
+    pub(in crate::store) fn encode(b: &BindingRef<'_>, out: &mut Vec<u8>) -> Result<(), TooLong> {
+        out.reserve(
+            96 + b.aor.len()
+                + b.contact.len()
+                + b.call_id.len()
+                + b.received.map_or(0, str::len)
+                + b.transport.len()
+                + b.user_agent.len()
+                + b.path.iter().map(|p| p.len() + 5).sum::<usize>(),
+        );
+        let [f_aor, f_contact, f_expires_at, f_q, f_call_id, f_cseq, f_received, f_transport, f_worker, f_path, f_user_agent, f_flags] =
+            FIELDS;
+        out.push(0x80 | FIELDS.len() as u8); // fixmap
+        put_str(out, f_aor)?;
+        put_str(out, b.aor)?;
+        put_str(out, f_contact)?;
+        put_str(out, b.contact)?;
+        put_str(out, f_expires_at)?;
+        put_uint(out, b.expires_at);
+        put_str(out, f_q)?;
+        put_uint(out, u64::from(b.q));
+        put_str(out, f_call_id)?;
+        put_str(out, b.call_id)?;
+        put_str(out, f_cseq)?;
+        put_uint(out, u64::from(b.cseq));
+        put_str(out, f_received)?;
+        match b.received {
+            Some(r) => put_str(out, r)?,
+            None => out.push(0xc0), // nil
+        }
+        put_str(out, f_transport)?;
+        put_str(out, b.transport)?;
+        put_str(out, f_worker)?;
+        put_uint(out, u64::from(b.worker));
+        put_str(out, f_path)?;
+        put_len(out, b.path.len(), 0x90, 0xdc, 0xdd)?; // fixarray, array 16, array 32
+        for p in &b.path {
+            put_str(out, p)?;
+        }
+        put_str(out, f_user_agent)?;
+        put_str(out, b.user_agent)?;
+        put_str(out, f_flags)?;
+        put_uint(out, u64::from(b.flags));
+        Ok(())
+    }
+
+    // Inlined: with a field name the length and marker are constants.
+    #[inline(always)]
+    fn put_str(out: &mut Vec<u8>, s: &str) -> Result<(), TooLong> {
+        let n = s.len();
+        if n < 32 {
+            out.push(0xa0 | n as u8); // fixstr
+        } else if let Ok(n) = u8::try_from(n) {
+            out.extend_from_slice(&[0xd9, n]); // str 8
+        } else {
+            put_len(out, n, 0, 0xda, 0xdb)?; // str 16, str 32
+        }
+        out.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+
+    /// A length in the 16- or 32-bit form, or the fix form (`fix | n`) below 16 when `fix`
+    /// is not 0.
+    fn put_len(out: &mut Vec<u8>, n: usize, fix: u8, m16: u8, m32: u8) -> Result<(), TooLong> {
+        if fix != 0 && n < 16 {
+            out.push(fix | n as u8);
+        } else if let Ok(n) = u16::try_from(n) {
+            out.push(m16);
+            out.extend_from_slice(&n.to_be_bytes());
+        } else {
+            let n = u32::try_from(n).map_err(|_| TooLong)?;
+            out.push(m32);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+        Ok(())
+    }
+
+    /// The smallest unsigned form, as rmp writes it.
+    #[inline]
+    fn put_uint(out: &mut Vec<u8>, v: u64) {
+        if v < 128 {
+            out.push(v as u8); // positive fixint
+        } else if let Ok(v) = u8::try_from(v) {
+            out.extend_from_slice(&[0xcc, v]);
+        } else if let Ok(v) = u16::try_from(v) {
+            out.push(0xcd);
+            out.extend_from_slice(&v.to_be_bytes());
+        } else if let Ok(v) = u32::try_from(v) {
+            out.push(0xce);
+            out.extend_from_slice(&v.to_be_bytes());
+        } else {
+            out.push(0xcf);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+
+    /// The record in `bytes`, when it has the shape [`encode`] writes (any field order, any
+    /// subset, any integer or length width); `None` otherwise (see the module docs).
+    pub(in crate::store) fn decode(bytes: &[u8]) -> Option<BindingRef<'_>> {
+        let mut r = Rd { rest: bytes };
+        let n = match r.byte()? {
+            m @ 0x80..=0x8f => u32::from(m & 0x0f),
+            0xde => u32::from(r.be::<2>().map(u16::from_be_bytes)?),
+            0xdf => r.be::<4>().map(u32::from_be_bytes)?,
+            _ => return None,
+        };
+        let mut b = BindingRef::default();
+        let mut seen = 0u16;
+        for _ in 0..n {
+            let i = field(r.str_bytes()?)?;
+            // serde rejects a field given twice.
+            let bit = 1u16 << i;
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            match i {
+                0 => b.aor = r.str()?,
+                1 => b.contact = r.str()?,
+                2 => b.expires_at = r.uint()?,
+                3 => b.q = u16::try_from(r.uint()?).ok()?,
+                4 => b.call_id = r.str()?,
+                5 => b.cseq = u32::try_from(r.uint()?).ok()?,
+                6 => {
+                    b.received = if r.rest.first() == Some(&0xc0) {
+                        r.byte()?;
+                        None
+                    } else {
+                        Some(r.str()?)
+                    }
+                }
+                7 => b.transport = r.str()?,
+                8 => b.worker = u16::try_from(r.uint()?).ok()?,
+                9 => {
+                    let len = match r.byte()? {
+                        m @ 0x90..=0x9f => u32::from(m & 0x0f),
+                        0xdc => u32::from(r.be::<2>().map(u16::from_be_bytes)?),
+                        0xdd => r.be::<4>().map(u32::from_be_bytes)?,
+                        _ => return None,
+                    };
+                    // Each element takes at least one byte: a bad length cannot make a
+                    // huge allocation.
+                    let len = usize::try_from(len).ok()?;
+                    if len > r.rest.len() {
+                        return None;
+                    }
+                    b.path = Vec::with_capacity(len);
+                    for _ in 0..len {
+                        b.path.push(r.str()?);
+                    }
+                }
+                10 => b.user_agent = r.str()?,
+                11 => b.flags = u32::try_from(r.uint()?).ok()?,
+                _ => return None,
+            }
+        }
+        // rmp_serde ignores trailing bytes; leave that case to it.
+        r.rest.is_empty().then_some(b)
+    }
+
+    /// The index in [`FIELDS`] of a key, compared as bytes (a match is ASCII, so valid
+    /// UTF-8); a `match` compiles to a length switch and word compares, no `memcmp` calls.
+    fn field(key: &[u8]) -> Option<usize> {
+        Some(match key {
+            b"aor" => 0,
+            b"contact" => 1,
+            b"expires_at" => 2,
+            b"q" => 3,
+            b"call_id" => 4,
+            b"cseq" => 5,
+            b"received" => 6,
+            b"transport" => 7,
+            b"worker" => 8,
+            b"path" => 9,
+            b"user_agent" => 10,
+            b"flags" => 11,
+            _ => return None,
+        })
+    }
+
+    /// A reader over the record's bytes.
+    struct Rd<'b> {
+        rest: &'b [u8],
+    }
+
+    impl<'b> Rd<'b> {
+        fn take(&mut self, n: usize) -> Option<&'b [u8]> {
+            if n > self.rest.len() {
+                return None;
+            }
+            let (head, tail) = self.rest.split_at(n);
+            self.rest = tail;
+            Some(head)
+        }
+
+        fn byte(&mut self) -> Option<u8> {
+            let (&b, tail) = self.rest.split_first()?;
+            self.rest = tail;
+            Some(b)
+        }
+
+        fn be<const N: usize>(&mut self) -> Option<[u8; N]> {
+            self.take(N)?.try_into().ok()
+        }
+
+        /// The bytes of a str of any length form.
+        fn str_bytes(&mut self) -> Option<&'b [u8]> {
+            let n = match self.byte()? {
+                m @ 0xa0..=0xbf => usize::from(m & 0x1f),
+                0xd9 => usize::from(self.byte()?),
+                0xda => usize::from(self.be::<2>().map(u16::from_be_bytes)?),
+                0xdb => usize::try_from(self.be::<4>().map(u32::from_be_bytes)?).ok()?,
+                _ => return None,
+            };
+            self.take(n)
+        }
+
+        /// A str of any length form, valid UTF-8.
+        fn str(&mut self) -> Option<&'b str> {
+            std::str::from_utf8(self.str_bytes()?).ok()
+        }
+
+        /// An unsigned integer of any width (signed forms are left to rmp_serde).
+        fn uint(&mut self) -> Option<u64> {
+            Some(match self.byte()? {
+                m @ 0x00..=0x7f => u64::from(m),
+                0xcc => u64::from(self.byte()?),
+                0xcd => u64::from(self.be::<2>().map(u16::from_be_bytes)?),
+                0xce => u64::from(self.be::<4>().map(u32::from_be_bytes)?),
+                0xcf => self.be::<8>().map(u64::from_be_bytes)?,
+                _ => return None,
+            })
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn field_indexes_match_the_names() {
+            for (i, f) in FIELDS.iter().enumerate() {
+                assert_eq!(field(f.as_bytes()), Some(i), "{f}");
+            }
+            assert_eq!(field(b"other"), None);
+            assert_eq!(field(b""), None);
+        }
+    }
+}
+
 /// A subscriber credential record (`subscribers` table).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -87,4 +431,185 @@ pub struct DestState {
     pub fails: u32,
     /// Last SIP status code seen from the destination (0: none / timeout).
     pub last_code: u16,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wire::{decode, encode};
+    use super::*;
+
+    /// Every field set (a literal without `..Default::default()`: a new field must be
+    /// added here, and then the comparisons below check the hand codec has it too).
+    fn full() -> Binding {
+        Binding {
+            aor: "sip:alice@example.com".into(),
+            contact: "sip:alice@192.0.2.1:5060;transport=udp".into(),
+            expires_at: 1_900_000_000,
+            q: 500,
+            call_id: "a84b4c76e66710@pc33.atlanta.example.com".into(),
+            cseq: 314_159,
+            received: Some("192.0.2.1:5060".into()),
+            transport: "udp".into(),
+            worker: 3,
+            path: vec!["<sip:edge1;lr>".into(), "<sip:edge2;lr>".into()],
+            user_agent: "test/1".into(),
+            flags: 0b101,
+        }
+    }
+
+    fn ours(b: &Binding) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(&b.borrowed(), &mut out).unwrap();
+        out
+    }
+
+    /// Bindings that cover every length and integer form.
+    fn variants() -> Vec<Binding> {
+        let mut all = vec![full(), Binding::default()];
+        for n in [0usize, 1, 31, 32, 255, 256, 65_535, 65_536] {
+            let s = "x".repeat(n);
+            all.push(Binding {
+                aor: s.clone(),
+                contact: s.clone(),
+                call_id: s.clone(),
+                received: Some(s.clone()),
+                transport: s.clone(),
+                user_agent: s.clone(),
+                path: vec![s],
+                ..full()
+            });
+        }
+        for v in [
+            0u64,
+            127,
+            128,
+            255,
+            256,
+            65_535,
+            65_536,
+            u64::from(u32::MAX),
+            u64::from(u32::MAX) + 1,
+            u64::MAX,
+        ] {
+            all.push(Binding {
+                expires_at: v,
+                q: u16::try_from(v).unwrap_or(u16::MAX),
+                cseq: u32::try_from(v).unwrap_or(u32::MAX),
+                worker: u16::try_from(v).unwrap_or(u16::MAX),
+                flags: u32::try_from(v).unwrap_or(u32::MAX),
+                ..full()
+            });
+        }
+        for n in [0usize, 1, 15, 16, 70_000] {
+            all.push(Binding {
+                path: (0..n).map(|i| format!("<sip:p{i};lr>")).collect(),
+                received: None,
+                ..full()
+            });
+        }
+        all
+    }
+
+    #[test]
+    fn encode_writes_what_rmp_serde_writes() {
+        for b in variants() {
+            assert_eq!(ours(&b), rmp_serde::to_vec_named(&b).unwrap(), "{b:?}");
+        }
+    }
+
+    #[test]
+    fn decode_reads_the_named_form() {
+        for b in variants() {
+            let bytes = rmp_serde::to_vec_named(&b).unwrap();
+            assert_eq!(decode(&bytes), Some(b.borrowed()));
+            assert_eq!(decode(&bytes).unwrap().to_binding(), b);
+        }
+    }
+
+    #[test]
+    fn decode_fills_missing_fields_with_defaults() {
+        // An old record with a subset of the fields, in another order, with wider integers.
+        #[derive(Serialize)]
+        struct Old<'a> {
+            expires_at: u32,
+            contact: &'a str,
+            received: Option<&'a str>,
+        }
+        let bytes = rmp_serde::to_vec_named(&Old {
+            expires_at: 9,
+            contact: "sip:c",
+            received: None,
+        })
+        .unwrap();
+        let want: Binding = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(decode(&bytes).unwrap().to_binding(), want);
+        assert_eq!(want.contact, "sip:c");
+        assert_eq!(want.expires_at, 9);
+        // An empty map is the default binding.
+        assert_eq!(decode(&[0x80]), Some(BindingRef::default()));
+    }
+
+    #[test]
+    fn decode_leaves_other_shapes_to_rmp_serde() {
+        let named = rmp_serde::to_vec_named(&full()).unwrap();
+        // Positional (array) form.
+        assert_eq!(decode(&rmp_serde::to_vec(&full()).unwrap()), None);
+        // A field this version does not know (a newer writer).
+        #[derive(Serialize)]
+        struct Newer<'a> {
+            aor: &'a str,
+            future: u8,
+        }
+        let newer = rmp_serde::to_vec_named(&Newer {
+            aor: "sip:a@x",
+            future: 1,
+        })
+        .unwrap();
+        assert_eq!(decode(&newer), None);
+        let got: Binding = rmp_serde::from_slice(&newer).unwrap();
+        assert_eq!(got.aor, "sip:a@x");
+        // A field twice (serde rejects it), a signed integer, trailing bytes, truncation.
+        assert_eq!(decode(&[0x82, 0xa1, b'q', 1, 0xa1, b'q', 2]), None);
+        assert_eq!(decode(&[0x81, 0xa1, b'q', 0xd0, 1]), None);
+        let mut trailing = named.clone();
+        trailing.push(0);
+        assert_eq!(decode(&trailing), None);
+        for n in 0..named.len() {
+            assert_eq!(decode(named.get(..n).unwrap()), None, "{n}");
+        }
+        // Values out of their field's range, nil for a string, invalid UTF-8.
+        assert_eq!(decode(&[0x81, 0xa1, b'q', 0xce, 0, 1, 0, 0]), None);
+        assert_eq!(decode(&[0x81, 0xa3, b'a', b'o', b'r', 0xc0]), None);
+        assert_eq!(decode(&[0x81, 0xa3, b'a', b'o', b'r', 0xa1, 0xff]), None);
+    }
+
+    /// Whatever the hand decoder accepts, rmp_serde accepts with the same result: bytes of
+    /// valid records with pseudo-random bytes changed.
+    #[test]
+    fn decode_never_disagrees_with_rmp_serde() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut accepted = 0;
+        for b in [full(), Binding::default()] {
+            let good = rmp_serde::to_vec_named(&b).unwrap();
+            for _ in 0..20_000 {
+                let mut bytes = good.clone();
+                for _ in 0..=(rand() % 3) {
+                    let i = (rand() % bytes.len() as u64) as usize;
+                    bytes[i] = rand() as u8;
+                }
+                if let Some(fast) = decode(&bytes) {
+                    accepted += 1;
+                    let slow: Binding = rmp_serde::from_slice(&bytes).unwrap();
+                    assert_eq!(fast.to_binding(), slow, "{bytes:02x?}");
+                }
+            }
+        }
+        assert!(accepted > 1000, "{accepted}");
+    }
 }
