@@ -73,6 +73,11 @@ struct Slot {
     /// This slot's socket on every listener, in config order; kept for the master's life so
     /// a replacement worker inherits the same sockets (no lost or remapped flows).
     sockets: Vec<UdpSocket>,
+    /// This slot's relay socket of every `worker_ports` listener, as (listener index, socket):
+    /// bound here for the same reasons, so a replacement worker relays from the same port
+    /// (responses to its predecessor's requests still reach this slot) with the listener's
+    /// receive buffer (a worker that stalls for a moment must not lose responses).
+    worker_ports: Vec<(usize, UdpSocket)>,
     /// The worker's inbox, kept so a replacement inherits it (and what is queued in it).
     inbox: Inbox,
     pid: Option<Pid>,
@@ -136,7 +141,7 @@ impl Master {
                     .address
                     .parse()
                     .map_err(|_| format!("listen address {:?} is invalid", l.address))?;
-                let s = bind_udp(addr, l.receive_buffer)
+                let s = bind_udp(addr, l.receive_buffer, true)
                     .map_err(|e| format!("cannot bind UDP {addr}: {e}"))?;
                 if slot == 0 {
                     let got =
@@ -147,10 +152,28 @@ impl Master {
                 }
                 sockets.push(s);
             }
+            let mut worker_ports = Vec::new();
+            for (li, l) in config
+                .listen
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.worker_ports)
+            {
+                // Validated with the config; the listener itself was bound just above.
+                let Ok(addr) = l.address.parse::<SocketAddr>() else {
+                    continue;
+                };
+                let any_port = SocketAddr::new(addr.ip(), 0);
+                let s = bind_udp(any_port, l.receive_buffer, false).map_err(|e| {
+                    format!("cannot bind the worker port of listener {}: {e}", l.name)
+                })?;
+                worker_ports.push((li, s));
+            }
             let (tx, rx) = ipc::channel().map_err(|e| format!("cannot create IPC channel: {e}"))?;
             outboxes.push(tx);
             slots.push(Slot {
                 sockets,
+                worker_ports,
                 inbox: rx,
                 pid: None,
                 started: Instant::now(),
@@ -631,6 +654,11 @@ impl Master {
                 .iter()
                 .map(|s| s.try_clone())
                 .collect::<io::Result<Vec<_>>>()?;
+            let worker_ports = slot
+                .worker_ports
+                .iter()
+                .map(|(li, s)| Ok((*li, s.try_clone()?)))
+                .collect::<io::Result<Vec<_>>>()?;
             let peers = self
                 .outboxes
                 .iter()
@@ -641,6 +669,7 @@ impl Master {
                 slot: i,
                 generation: self.generation,
                 sockets,
+                worker_ports,
                 inbox: slot.inbox.try_clone()?,
                 peers,
                 master: self.master_outbox.try_clone()?,
@@ -1006,12 +1035,21 @@ impl Master {
                 rcvbuf_drops: s
                     .sockets
                     .iter()
+                    .enumerate()
                     .zip(&self.config.listen)
-                    .map(|(sock, l)| {
-                        let ino = nix::sys::stat::fstat(sock.as_raw_fd())
-                            .map(|st| st.st_ino)
-                            .unwrap_or(0);
-                        (l.name.clone(), rcvbuf_drops.get(&ino).copied().unwrap_or(0))
+                    .map(|((li, sock), l)| {
+                        // A listener's drops include those of its worker port in this slot.
+                        let own = s.worker_ports.iter().filter(|(wl, _)| *wl == li);
+                        let drops = std::iter::once(sock)
+                            .chain(own.map(|(_, p)| p))
+                            .map(|sock| {
+                                let ino = nix::sys::stat::fstat(sock.as_raw_fd())
+                                    .map(|st| st.st_ino)
+                                    .unwrap_or(0);
+                                rcvbuf_drops.get(&ino).copied().unwrap_or(0)
+                            })
+                            .sum();
+                        (l.name.clone(), drops)
                     })
                     .collect(),
             })
@@ -1139,11 +1177,14 @@ fn worker_main(setup: worker::event_loop::Setup, master_only: &[RawFd]) -> i32 {
     }
 }
 
-/// A UDP socket for one worker slot: SO_REUSEPORT (never SO_REUSEADDR, which lets a later
-/// bind steal the port), a large receive buffer (forced past rmem_max when root).
-fn bind_udp(addr: SocketAddr, rcvbuf: usize) -> io::Result<UdpSocket> {
+/// A UDP socket for one worker slot: SO_REUSEPORT for a listener's shared port (never
+/// SO_REUSEADDR, which lets a later bind steal the port), a large receive buffer (forced past
+/// rmem_max when root).
+fn bind_udp(addr: SocketAddr, rcvbuf: usize, reuse_port: bool) -> io::Result<UdpSocket> {
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    s.set_reuse_port(true)?;
+    if reuse_port {
+        s.set_reuse_port(true)?;
+    }
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
     }

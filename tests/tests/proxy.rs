@@ -303,6 +303,51 @@ fn calls_keep_flowing_while_sighup_reloads_a_changed_dispatcher_set() {
     assert_eq!(v["generation"], 4, "{v}");
 }
 
+/// The ports named in the "worker port for relayed requests" log lines, in order.
+fn logged_worker_ports(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("worker port for relayed requests"))
+        .filter_map(|l| l.split(" port=").nth(1))
+        .filter_map(|p| p.split_whitespace().next())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_replacement_worker_relays_from_the_same_worker_port() {
+    // The master binds the worker ports and keeps them: a worker killed with transactions in
+    // flight is replaced by one relaying from the same port, so the responses still arrive.
+    let (dir, s) = start("proxy-worker-port-respawn", 25112, &[25195], "");
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    drop(s);
+    let text = text.replacen("name = \"test\"", "name = \"test\"\nworker_ports = true", 1);
+    let s = Sipedge::start(&dir, &text, 25112);
+    let before = logged_worker_ports(&s.log_text());
+    let workers = s.workers();
+    assert_eq!(before.len(), workers.len(), "{}", s.log_text());
+    let victim = workers[0];
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(victim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    let mut after = before.clone();
+    while after.len() == before.len() && t.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(20));
+        after = logged_worker_ports(&s.log_text());
+    }
+    assert_eq!(after.len(), before.len() + 1, "{}", s.log_text());
+    let respawned = after.last().unwrap();
+    assert!(
+        before.contains(respawned),
+        "replacement relays from port {respawned}, the slots had {before:?}"
+    );
+    let _uas = Uas::start(&dir, &scenario("uas_ack.xml"), 25195, 100, &[]);
+    let r = uac(&dir, &scenario("uac_call.xml"), 25112, 20, 20, &[]);
+    assert_all(&r, 20, &s);
+}
+
 #[test]
 fn a_caller_that_ignores_record_route_still_reaches_the_core() {
     let (dir, s) = start("proxy-no-rr", 25110, &[25192], "");

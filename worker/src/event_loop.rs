@@ -59,6 +59,8 @@ pub struct Setup {
     pub generation: u64,
     /// This slot's socket of every listener, in config order.
     pub sockets: Vec<StdUdpSocket>,
+    /// This slot's relay socket of every `worker_ports` listener: (listener index, socket).
+    pub worker_ports: Vec<(usize, StdUdpSocket)>,
     /// This worker's IPC inbox.
     pub inbox: Inbox,
     /// Every worker's inbox write end, indexed by slot (ours included, unused).
@@ -106,17 +108,13 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
             .register(&mut s, Token(i), Interest::READABLE)?;
         socks.push(s);
     }
-    // Worker ports: a socket of this worker's own per `worker_ports` listener, for the
-    // requests it relays (their responses then come straight back here).
+    // Worker ports: this slot's own socket per `worker_ports` listener (bound by the master),
+    // for the requests it relays (their responses then come straight back here).
     let mut worker_ports = Vec::new();
-    for (i, l) in setup.config.listen.iter().enumerate() {
-        if !l.worker_ports {
-            continue;
-        }
-        let Ok(addr) = l.address.parse::<SocketAddr>() else {
+    for (i, std_sock) in setup.worker_ports {
+        let Some(l) = setup.config.listen.get(i) else {
             continue;
         };
-        let std_sock = std::net::UdpSocket::bind(SocketAddr::new(addr.ip(), 0))?;
         std_sock.set_nonblocking(true)?;
         let local = std_sock.local_addr()?;
         let mut s = UdpSocket::from_std(std_sock);
