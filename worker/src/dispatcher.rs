@@ -345,7 +345,10 @@ impl Dispatcher {
     }
 
     /// Passive health: a forwarded request's outcome. Timeouts and transport errors count
-    /// as failed checks; any answer from an active destination shows it is alive.
+    /// as failed checks; any answer from an active destination shows it is alive. Only a
+    /// probed destination is taken out: nothing but a probe brings one back, so an unprobed
+    /// destination (probing off, or `probe = false`) stays active and each request that it
+    /// fails still fails over.
     pub fn on_request_outcome(
         &mut self,
         set: usize,
@@ -367,7 +370,7 @@ impl Dispatcher {
             Outcome::Timeout | Outcome::Transport => {
                 d.last_code = 0;
                 d.fails = d.fails.saturating_add(1);
-                if d.state == DestStatus::Active && d.fails >= threshold {
+                if d.state == DestStatus::Active && d.fails >= threshold && d.probe {
                     let why = format!("{} forwarded requests unanswered", d.fails);
                     self.change(set, dest, DestStatus::Inactive, why)
                 } else {
@@ -642,6 +645,25 @@ mod tests {
         assert!(d.should_failover(0, Outcome::Timeout));
         assert!(d.should_failover(0, Outcome::Status(503)));
         assert!(!d.should_failover(0, Outcome::Status(486)));
+    }
+
+    #[test]
+    fn unprobed_destinations_stay_active() {
+        // Probing off: three timeouts in a row are counted but do not take the destination
+        // out for good (before, the bench's only core was lost after one brief stall).
+        let mut d = ds("algorithm = \"priority\"\n[dispatcher.probe]\ninterval = 0");
+        let now = Instant::now();
+        for _ in 0..5 {
+            assert!(d.on_request_outcome(0, 1, Outcome::Timeout, now).is_none());
+        }
+        let dest = d.dest(0, 1).unwrap();
+        assert_eq!((dest.state, dest.fails), (DestStatus::Active, 5));
+        assert!(d.should_failover(0, Outcome::Timeout));
+        assert_eq!(
+            d.select(0, &input(0), &[]),
+            Some(1),
+            "priority order still picks it"
+        );
     }
 
     #[test]
