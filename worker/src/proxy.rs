@@ -1470,8 +1470,11 @@ impl Proxy {
             c.timers.cancel(k);
         }
         let (kind, after) = if c.invite {
+            // Kept: a retransmitted final gets its ACK again, built from the request.
             (TimerKind::D, Duration::from_secs(32))
         } else {
+            // Timer K only absorbs retransmitted responses: the request is not needed.
+            c.request = Box::default();
             (TimerKind::K, self.cfg.t4)
         };
         self.client_timer(cid, kind, after, now);
@@ -1751,7 +1754,12 @@ impl Proxy {
             self.server_timer(sid, TimerKind::G, t1, now);
             self.server_timer(sid, TimerKind::H, t1 * 64, now);
         } else {
+            // Timer J keeps the transaction 64*T1 to absorb retransmitted requests, which
+            // only need `last_response`: the request copy goes now (a BYE's server side is
+            // the largest population of lingering transactions under call load).
             s.state = ServerState::Completed;
+            s.request = Box::default();
+            s.best = None;
             self.server_timer(sid, TimerKind::J, t1 * 64, now);
         }
     }
