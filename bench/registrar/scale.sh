@@ -16,10 +16,10 @@ OUT=$REPO/bench/results/$(date +%Y%m%d-%H%M%S)-registrar-scale
 mkdir -p "$OUT" /tmp/sipedge-scale
 (cd "$REPO" && cargo build --release --bin sipedge)
 SIPEDGE=$REPO/target/release/sipedge
-CONF=$HERE/sipedge-scale.toml
+CONF=${SIPEDGE_CONFIG:-$HERE/sipedge-scale.toml}
 export USERS WAIT_QUIET=${WAIT_QUIET:-20}
 
-rm -rf /tmp/sipedge-scale/store
+rm -rf /tmp/sipedge-scale/store /dev/shm/sipedge-scale-store
 "$SIPEDGE" run -c "$CONF" 2>>"$OUT/sipedge.stderr" &
 MASTER=$!
 sleep 1

@@ -122,6 +122,11 @@ pub struct Master {
     store: Store,
     last_sync: Instant,
     last_sweep: Instant,
+    last_binding_sweep: Instant,
+    /// Where the next slice of the binding expiry sweep starts (empty: the first binding).
+    sweep_from: Vec<u8>,
+    /// Bindings expired so far in the current pass over the table.
+    swept: usize,
 }
 
 impl Master {
@@ -288,6 +293,9 @@ impl Master {
             store,
             last_sync: Instant::now(),
             last_sweep: Instant::now(),
+            last_binding_sweep: Instant::now(),
+            sweep_from: Vec::new(),
+            swept: 0,
         })
     }
 
@@ -428,9 +436,7 @@ impl Master {
                     tracing::warn!(error = %e, "store flush failed");
                 }
             }
-            // The registrar's expiry sweeper (a full table scan, hence not every second):
-            // lookups already skip expired bindings, this frees their space and keeps the
-            // binding count true.
+            // Bans and counters: small tables, a full scan every few seconds.
             if self.last_sweep.elapsed() >= SWEEP_EVERY {
                 self.last_sweep = Instant::now();
                 if let Err(e) = self.store.expire_bans(unix_now()) {
@@ -439,11 +445,11 @@ impl Master {
                 if let Err(e) = self.expire_counters(unix_now()) {
                     tracing::warn!(error = %e, "counter expiry sweep failed");
                 }
-                match self.store.expire_bindings(unix_now()) {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(expired = n, "registrar bindings expired"),
-                    Err(e) => tracing::warn!(error = %e, "binding expiry sweep failed"),
-                }
+            }
+            // The registrar's expiry sweep, a slice a second (see [`SWEEP_SLICE`]).
+            if self.last_binding_sweep.elapsed() >= Duration::from_secs(1) {
+                self.last_binding_sweep = Instant::now();
+                self.sweep_bindings(unix_now());
             }
             self.reap(stopping.is_some(), &child_closes);
             if stopping.is_none() {
@@ -896,6 +902,30 @@ impl Master {
     }
 
     /// Drop nonce-counts of nonces past any use, and flood / failed-auth windows that ended.
+    /// One slice of the binding expiry sweep; a line at the end of each pass that expired
+    /// something.
+    fn sweep_bindings(&mut self, now: u64) {
+        match self
+            .store
+            .expire_bindings_slice(&self.sweep_from, SWEEP_SLICE, now)
+        {
+            Ok((n, next)) => {
+                self.swept += n;
+                match next {
+                    Some(k) => self.sweep_from = k,
+                    None => {
+                        if self.swept > 0 {
+                            tracing::info!(expired = self.swept, "registrar bindings expired");
+                        }
+                        self.sweep_from.clear();
+                        self.swept = 0;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "binding expiry sweep failed"),
+        }
+    }
+
     fn expire_counters(&self, now: u64) -> Result<usize, shared::store::StoreError> {
         let nonce_life = self.config.auth.nonce_ttl.saturating_mul(2);
         let window_life = self
@@ -1071,6 +1101,12 @@ impl Master {
 
 /// How often the master deletes expired registrar bindings.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// Bindings the expiry sweep reads per second. Lookups already skip expired bindings; the
+/// sweep frees their space and keeps the binding count true. A whole-table scan every few
+/// seconds cost 250 ms of master CPU per pass at 1,000,000 bindings and held the store's
+/// write lock that long (REGISTER 13 µs instead of 7); a slice of 20,000 a second in a read
+/// transaction costs a few ms and blocks nobody, and a pass over 1,000,000 bindings takes 50 s.
+const SWEEP_SLICE: usize = 20_000;
 
 fn unix_now() -> u64 {
     std::time::SystemTime::now()

@@ -486,6 +486,25 @@ impl Store {
         self.write(|w| w.expire_bindings(now))
     }
 
+    /// One slice of the binding expiry sweep: reads up to `limit` bindings from `from` on
+    /// (the first when empty) in a read transaction, which blocks nobody, then deletes the
+    /// expired ones in a short write transaction (each re-checked there). Returns how many
+    /// were deleted and where the next slice starts (None: the end of the table).
+    pub fn expire_bindings_slice(
+        &self,
+        from: &[u8],
+        limit: usize,
+        now: u64,
+    ) -> Result<(usize, Option<Vec<u8>>), StoreError> {
+        let (expired, next) = self.read(|r| r.view().expired_bindings_slice(from, limit, now))?;
+        let n = if expired.is_empty() {
+            0
+        } else {
+            self.write(|w| w.delete_expired_bindings(&expired, now))?
+        };
+        Ok((n, next))
+    }
+
     /// [`Reader::all_bindings`] in its own transaction.
     pub fn all_bindings(&self, limit: usize) -> Result<Vec<Binding>, StoreError> {
         self.read(|r| r.all_bindings(limit))

@@ -683,3 +683,54 @@ fn counters_can_be_expired_by_prefix_and_value() {
     );
     assert_eq!(s.read(|r| r.get_window(b"flood/1.2.3.4")).unwrap(), None);
 }
+
+#[test]
+fn expiry_sweep_in_slices() {
+    let (_d, s) = open();
+    // Ten bindings over ten AORs; the odd ones expired at time 10.
+    for i in 0..10u64 {
+        let at = if i % 2 == 1 { 5 } else { 100 };
+        s.put_binding(&binding(
+            &format!("sip:u{i}@example.com"),
+            "sip:c@192.0.2.9",
+            at,
+        ))
+        .unwrap();
+    }
+    // Slices of three: 3 + 3 + 3 + 1 bindings, the last slice reports the end.
+    let mut from = Vec::new();
+    let mut deleted = Vec::new();
+    let mut slices = 0;
+    loop {
+        let (n, next) = s.expire_bindings_slice(&from, 3, 10).unwrap();
+        deleted.push(n);
+        slices += 1;
+        match next {
+            Some(k) => from = k,
+            None => break,
+        }
+        assert!(slices < 10, "the sweep does not end");
+    }
+    assert_eq!(slices, 4);
+    assert_eq!(deleted.iter().sum::<usize>(), 5);
+    assert_eq!(s.count_bindings().unwrap(), 5);
+    for i in 0..10u64 {
+        let live = s.bindings(&format!("sip:u{i}@example.com")).unwrap();
+        assert_eq!(live.len(), usize::from(i % 2 == 0), "u{i}");
+    }
+    // A binding refreshed between the read and the delete survives.
+    s.put_binding(&binding("sip:r@example.com", "sip:c@192.0.2.9", 5))
+        .unwrap();
+    let keys = s
+        .read(|r| r.view().expired_bindings_slice(&[], 100, 10))
+        .unwrap()
+        .0;
+    assert_eq!(keys.len(), 1);
+    s.put_binding(&binding("sip:r@example.com", "sip:c@192.0.2.9", 50))
+        .unwrap();
+    assert_eq!(
+        s.write(|w| w.delete_expired_bindings(&keys, 10)).unwrap(),
+        0
+    );
+    assert_eq!(s.bindings("sip:r@example.com").unwrap().len(), 1);
+}

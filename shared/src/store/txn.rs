@@ -288,6 +288,18 @@ struct BindingExpiry {
     expires_at: u64,
 }
 
+/// What one slice of the expiry sweep found: the expired keys, and where the next starts.
+pub(super) type SweepSlice = (Vec<Vec<u8>>, Option<Vec<u8>>);
+
+/// A binding's `expires_at`: the hand decoder first, serde (skipping the rest) otherwise.
+fn binding_expiry(cx: &Ctx, key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
+    if let Some(b) = wire::decode(bytes) {
+        return Ok(b.expires_at);
+    }
+    let e: BindingExpiry = cx.decode(REGISTRATIONS, key, bytes)?;
+    Ok(e.expires_at)
+}
+
 /// Only the end of a ban.
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -374,6 +386,43 @@ impl<'a, T: Transaction> View<'a, T> {
     }
 
     // --- registrations ---
+
+    /// One slice of the expiry sweep: the keys of expired bindings among the `limit`
+    /// bindings from `from` on (from the first when empty), and the key the next slice
+    /// starts at (None when this slice reached the end of the table).
+    pub(super) fn expired_bindings_slice(
+        &self,
+        from: &[u8],
+        limit: usize,
+        now: u64,
+    ) -> Result<SweepSlice, StoreError> {
+        let cursor = self
+            .txn
+            .open_ro_cursor(self.t.registrations)
+            .map_err(|e| self.cx.lmdb("open cursor", REGISTRATIONS, e))?;
+        let (mut key, mut op) = if from.is_empty() {
+            (None, lmdb_sys::MDB_FIRST)
+        } else {
+            (Some(from), lmdb_sys::MDB_SET_RANGE)
+        };
+        let mut expired = Vec::new();
+        for _ in 0..limit {
+            let (k, v) = match cursor.get(key, None, op) {
+                Ok((Some(k), v)) => (k, v),
+                Ok((None, _)) | Err(lmdb::Error::NotFound) => return Ok((expired, None)),
+                Err(e) => return Err(self.cx.lmdb("scan", REGISTRATIONS, e)),
+            };
+            if binding_expiry(self.cx, k, v)? <= now {
+                expired.push(k.to_vec());
+            }
+            (key, op) = (None, lmdb_sys::MDB_NEXT);
+        }
+        match cursor.get(None, None, lmdb_sys::MDB_NEXT) {
+            Ok((Some(k), _)) => Ok((expired, Some(k.to_vec()))),
+            Ok((None, _)) | Err(lmdb::Error::NotFound) => Ok((expired, None)),
+            Err(e) => Err(self.cx.lmdb("scan", REGISTRATIONS, e)),
+        }
+    }
 
     fn with_binding<R>(
         &self,
@@ -840,10 +889,30 @@ impl Writer<'_, '_> {
         let db = self.t.registrations;
         let cx = self.cx;
         let keys = self.view().keys_where(REGISTRATIONS, db, &[], |k, v| {
-            let e: BindingExpiry = cx.decode(REGISTRATIONS, k, v)?;
-            Ok(e.expires_at <= now)
+            Ok(binding_expiry(cx, k, v)? <= now)
         })?;
         self.del_keys(REGISTRATIONS, db, &keys)
+    }
+
+    /// Deletes those of `keys` whose binding is still expired at `now` (one refreshed since
+    /// a sweep read it stays); returns how many.
+    pub fn delete_expired_bindings(
+        &mut self,
+        keys: &[Vec<u8>],
+        now: u64,
+    ) -> Result<usize, StoreError> {
+        let db = self.t.registrations;
+        let mut n = 0;
+        for key in keys {
+            let expired = match self.view().get_raw(REGISTRATIONS, db, key)? {
+                Some(v) => binding_expiry(self.cx, key, v)? <= now,
+                None => false,
+            };
+            if expired && self.del_raw(REGISTRATIONS, db, key)? {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     // --- subscribers ---
