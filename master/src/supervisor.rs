@@ -901,7 +901,6 @@ impl Master {
         }
     }
 
-    /// Drop nonce-counts of nonces past any use, and flood / failed-auth windows that ended.
     /// One slice of the binding expiry sweep; a line at the end of each pass that expired
     /// something.
     fn sweep_bindings(&mut self, now: u64) {
@@ -926,6 +925,7 @@ impl Master {
         }
     }
 
+    /// Drop nonce-counts of nonces past any use, and flood / failed-auth windows that ended.
     fn expire_counters(&self, now: u64) -> Result<usize, shared::store::StoreError> {
         let nonce_life = self.config.auth.nonce_ttl.saturating_mul(2);
         let window_life = self
@@ -1099,7 +1099,7 @@ impl Master {
     }
 }
 
-/// How often the master deletes expired registrar bindings.
+/// How often the master deletes expired bans, nonce-counts and counter windows.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// Bindings the expiry sweep reads per second. Lookups already skip expired bindings; the
 /// sweep frees their space and keeps the binding count true. A whole-table scan every few

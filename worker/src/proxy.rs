@@ -1469,12 +1469,11 @@ impl Proxy {
         ] {
             c.timers.cancel(k);
         }
+        // The request stays: failover re-sends it with a new branch, and an INVITE's ACK
+        // for a retransmitted final is built from it.
         let (kind, after) = if c.invite {
-            // Kept: a retransmitted final gets its ACK again, built from the request.
             (TimerKind::D, Duration::from_secs(32))
         } else {
-            // Timer K only absorbs retransmitted responses: the request is not needed.
-            c.request = Box::default();
             (TimerKind::K, self.cfg.t4)
         };
         self.client_timer(cid, kind, after, now);
