@@ -166,6 +166,24 @@ fn a_503_fails_over_to_the_second_destination() {
 }
 
 #[test]
+fn a_503_to_a_non_invite_request_fails_over_too() {
+    // MESSAGE, not INVITE: the client transaction completes on the 503, and failover re-sends
+    // its request (kept for that) to the next destination with a new branch.
+    let (dir, s) = start("proxy-failover-message", 25113, &[25196, 25197], "");
+    let bad_sf = templated(&dir, "uas_message.xml", 503, "Service Unavailable");
+    let good_sf = templated(&dir, "uas_message.xml", 200, "OK");
+    let _bad = Uas::start(&dir, &bad_sf, 25196, 5, &[]);
+    let _good = Uas::start(&dir, &good_sf, 25197, 5, &[]);
+    let sock = e2e::client();
+    for i in 0..3 {
+        let req = e2e::request(&sock, "MESSAGE", "sip:bob@example.com", "");
+        let resp = e2e::exchange(&sock, s.addr, req.as_bytes(), Duration::from_secs(3));
+        let status = resp.as_deref().and_then(e2e::status_of);
+        assert_eq!(status, Some(200), "MESSAGE {i}: {resp:?}\n{}", s.log_text());
+    }
+}
+
+#[test]
 fn calls_complete_with_ten_percent_loss_on_both_legs() {
     // Timer B as in the RFC (64*T1): a lost INVITE is retransmitted six times before the
     // destination counts as failed.
