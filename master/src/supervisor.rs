@@ -446,7 +446,8 @@ impl Master {
                     tracing::warn!(error = %e, "counter expiry sweep failed");
                 }
             }
-            // The registrar's expiry sweep, a slice a second (see [`SWEEP_SLICE`]).
+            // The registrar's expiry sweep: a slice of `EXPIRY_SLICE` bindings a second, so a
+            // pass over 1,000,000 takes 50 s.
             if self.last_binding_sweep.elapsed() >= Duration::from_secs(1) {
                 self.last_binding_sweep = Instant::now();
                 self.sweep_bindings(unix_now());
@@ -906,7 +907,7 @@ impl Master {
     fn sweep_bindings(&mut self, now: u64) {
         match self
             .store
-            .expire_bindings_slice(&self.sweep_from, SWEEP_SLICE, now)
+            .expire_bindings_slice(&self.sweep_from, shared::store::EXPIRY_SLICE, now)
         {
             Ok((n, next)) => {
                 self.swept += n;
@@ -1101,12 +1102,6 @@ impl Master {
 
 /// How often the master deletes expired bans, nonce-counts and counter windows.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
-/// Bindings the expiry sweep reads per second. Lookups already skip expired bindings; the
-/// sweep frees their space and keeps the binding count true. A whole-table scan every few
-/// seconds cost 250 ms of master CPU per pass at 1,000,000 bindings and held the store's
-/// write lock that long (REGISTER 13 µs instead of 7); a slice of 20,000 a second in a read
-/// transaction costs a few ms and blocks nobody, and a pass over 1,000,000 bindings takes 50 s.
-const SWEEP_SLICE: usize = 20_000;
 
 fn unix_now() -> u64 {
     std::time::SystemTime::now()

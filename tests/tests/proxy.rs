@@ -321,6 +321,16 @@ fn calls_keep_flowing_while_sighup_reloads_a_changed_dispatcher_set() {
     assert_eq!(v["generation"], 4, "{v}");
 }
 
+/// [`start`] with `worker_ports = true` on the listener; also returns the config text.
+fn start_with_worker_ports(name: &str, port: u16, cores: &[u16]) -> (PathBuf, Sipedge, String) {
+    let (dir, s) = start(name, port, cores, "");
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    drop(s);
+    let text = text.replacen("name = \"test\"", "name = \"test\"\nworker_ports = true", 1);
+    let s = Sipedge::start(&dir, &text, port);
+    (dir, s, text)
+}
+
 /// The ports named in the "worker port for relayed requests" log lines, in order.
 fn logged_worker_ports(log: &str) -> Vec<String> {
     log.lines()
@@ -335,11 +345,7 @@ fn logged_worker_ports(log: &str) -> Vec<String> {
 fn a_replacement_worker_relays_from_the_same_worker_port() {
     // The master binds the worker ports and keeps them: a worker killed with transactions in
     // flight is replaced by one relaying from the same port, so the responses still arrive.
-    let (dir, s) = start("proxy-worker-port-respawn", 25112, &[25195], "");
-    let text = std::fs::read_to_string(&s.config).unwrap();
-    drop(s);
-    let text = text.replacen("name = \"test\"", "name = \"test\"\nworker_ports = true", 1);
-    let s = Sipedge::start(&dir, &text, 25112);
+    let (dir, s, _) = start_with_worker_ports("proxy-worker-port-respawn", 25112, &[25195]);
     let before = logged_worker_ports(&s.log_text());
     let workers = s.workers();
     assert_eq!(before.len(), workers.len(), "{}", s.log_text());
@@ -379,11 +385,7 @@ fn a_caller_that_ignores_record_route_still_reaches_the_core() {
 fn full_call_with_worker_ports() {
     // The same call flow, with each worker relaying from its own port (responses come back
     // to the owning worker directly): 486s, CANCELs and ACKs all leave from that port too.
-    let (dir, s) = start("proxy-worker-ports", 25111, &[25193], "");
-    let text = std::fs::read_to_string(&s.config).unwrap();
-    drop(s);
-    let text = text.replacen("name = \"test\"", "name = \"test\"\nworker_ports = true", 1);
-    let s = Sipedge::start(&dir, &text, 25111);
+    let (dir, s, text) = start_with_worker_ports("proxy-worker-ports", 25111, &[25193]);
     assert!(
         s.log_text().contains("worker port for relayed requests"),
         "{}",

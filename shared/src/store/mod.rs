@@ -212,6 +212,13 @@ impl Drop for WriteGuard {
     }
 }
 
+/// Bindings one slice of the expiry sweep reads. Lookups already skip expired bindings; the
+/// sweep frees their space and keeps the binding count true. A whole-table scan in one write
+/// transaction cost 250 ms of master CPU per pass at 1,000,000 bindings and held the write
+/// lock that long (REGISTER 13 µs instead of 8); a slice of 20,000 in a read transaction
+/// costs a few ms and blocks nobody.
+pub const EXPIRY_SLICE: usize = 20_000;
+
 impl Store {
     /// Opens (creating when missing) the store in `dir` with the default options and a map of
     /// `map_size_mb` MiB.
@@ -481,9 +488,18 @@ impl Store {
         self.read(|r| r.count_bindings())
     }
 
-    /// [`Writer::expire_bindings`] in its own transaction.
+    /// Deletes every binding with `expires_at <= now` (one whole pass of
+    /// [`Store::expire_bindings_slice`], [`EXPIRY_SLICE`] at a time); returns how many.
     pub fn expire_bindings(&self, now: u64) -> Result<usize, StoreError> {
-        self.write(|w| w.expire_bindings(now))
+        let (mut from, mut total) = (Vec::new(), 0);
+        loop {
+            let (n, next) = self.expire_bindings_slice(&from, EXPIRY_SLICE, now)?;
+            total += n;
+            match next {
+                Some(k) => from = k,
+                None => return Ok(total),
+            }
+        }
     }
 
     /// One slice of the binding expiry sweep: reads up to `limit` bindings from `from` on

@@ -883,17 +883,6 @@ impl Writer<'_, '_> {
         self.del_keys(REGISTRATIONS, db, &keys)
     }
 
-    /// Deletes every binding with `expires_at <= now`; returns how many. Scans the whole
-    /// table (decoding only `expires_at`), so the master runs it, not every worker.
-    pub fn expire_bindings(&mut self, now: u64) -> Result<usize, StoreError> {
-        let db = self.t.registrations;
-        let cx = self.cx;
-        let keys = self.view().keys_where(REGISTRATIONS, db, &[], |k, v| {
-            Ok(binding_expiry(cx, k, v)? <= now)
-        })?;
-        self.del_keys(REGISTRATIONS, db, &keys)
-    }
-
     /// Deletes those of `keys` whose binding is still expired at `now` (one refreshed since
     /// a sweep read it stays); returns how many.
     pub fn delete_expired_bindings(
