@@ -935,14 +935,26 @@ impl Master {
             .lockout_seconds
             .max(self.config.security.flood_window)
             .saturating_mul(2);
-        self.store.write(|w| {
-            let mut n = w.delete_counters_where(b"nc/", |k, _| {
-                // nc/<16 hex digits of the nonce's issue time>...
-                k.get(3..19)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u64::from_str_radix(h, 16).ok())
-                    .is_none_or(|ts| ts.saturating_add(nonce_life) < now)
+        // Nonce-counts sort by issue time, so each slice reads only expired keys and stops at
+        // the first live one; slices are separate write transactions so that a backlog of
+        // millions never holds the writer lock for long.
+        let mut n = 0;
+        loop {
+            let (gone, more) = self.store.write(|w| {
+                w.delete_counters_while(b"nc/", shared::store::EXPIRY_SLICE, |k| {
+                    // nc/<16 hex digits of the nonce's issue time>...
+                    k.get(3..19)
+                        .and_then(|h| std::str::from_utf8(h).ok())
+                        .and_then(|h| u64::from_str_radix(h, 16).ok())
+                        .is_none_or(|ts| ts.saturating_add(nonce_life) < now)
+                })
             })?;
+            n += gone;
+            if !more {
+                break;
+            }
+        }
+        self.store.write(|w| {
             for prefix in [&b"flood/"[..], &b"authfail/"[..]] {
                 n += w.delete_counters_where(prefix, |_, v| {
                     v.get(..8)

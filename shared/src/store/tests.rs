@@ -685,6 +685,52 @@ fn counters_can_be_expired_by_prefix_and_value() {
 }
 
 #[test]
+fn counters_sorted_by_age_are_expired_up_to_the_first_live_one() {
+    let (_d, s) = open();
+    // Keys sort by their fixed-width hex time, as nonce-counts do.
+    for t in [1u64, 2, 3, 4, 50, 60] {
+        s.incr(format!("nc/{t:016x}-n").as_bytes(), 1).unwrap();
+    }
+    s.incr(b"other", 1).unwrap();
+    let old = |k: &[u8]| {
+        k.get(3..19)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+            .is_some_and(|t| t < 10)
+    };
+    // A limit of 3 stops the first slice and says more may be due.
+    assert_eq!(
+        s.write(|w| w.delete_counters_while(b"nc/", 3, old))
+            .unwrap(),
+        (3, true)
+    );
+    // The next slice takes the last stale key and stops at the first live one.
+    assert_eq!(
+        s.write(|w| w.delete_counters_while(b"nc/", 3, old))
+            .unwrap(),
+        (1, false)
+    );
+    assert_eq!(
+        s.write(|w| w.delete_counters_while(b"nc/", 3, old))
+            .unwrap(),
+        (0, false)
+    );
+    for t in [1u64, 2, 3, 4] {
+        assert_eq!(
+            s.get_counter(format!("nc/{t:016x}-n").as_bytes()).unwrap(),
+            0
+        );
+    }
+    for t in [50u64, 60] {
+        assert_eq!(
+            s.get_counter(format!("nc/{t:016x}-n").as_bytes()).unwrap(),
+            1
+        );
+    }
+    assert_eq!(s.get_counter(b"other").unwrap(), 1);
+}
+
+#[test]
 fn expiry_sweep_in_slices() {
     let (_d, s) = open();
     // Ten bindings over ten AORs; the odd ones expired at time 10.

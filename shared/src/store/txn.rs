@@ -244,15 +244,15 @@ fn with_binding<R>(
 }
 
 /// Calls `f` on up to `limit` entries whose key starts with `prefix` (all entries for an
-/// empty prefix), in key order. Moves the cursor itself: lmdb's iterator reads the first
-/// entry twice (a seek, then "get current").
+/// empty prefix), in key order, until `f` returns false. Moves the cursor itself: lmdb's
+/// iterator reads the first entry twice (a seek, then "get current").
 fn cursor_scan<'txn>(
     cursor: &impl Cursor<'txn>,
     cx: &Ctx,
     table: &'static str,
     prefix: &[u8],
     limit: usize,
-    mut f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    mut f: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
     if limit == 0 {
         return Ok(());
@@ -272,7 +272,9 @@ fn cursor_scan<'txn>(
         if !k.starts_with(prefix) {
             return Ok(());
         }
-        f(k, v)?;
+        if !f(k, v)? {
+            return Ok(());
+        }
         seen += 1;
         if seen >= limit {
             return Ok(());
@@ -348,7 +350,19 @@ impl<'a, T: Transaction> View<'a, T> {
         db: Database,
         prefix: &[u8],
         limit: usize,
-        f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.scan_while(table, db, prefix, limit, |k, v| f(k, v).map(|()| true))
+    }
+
+    /// [`View::scan`] that stops as soon as `f` returns false.
+    fn scan_while(
+        &self,
+        table: &'static str,
+        db: Database,
+        prefix: &[u8],
+        limit: usize,
+        f: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
         if limit == 0 {
             return Ok(());
@@ -978,6 +992,31 @@ impl Writer<'_, '_> {
         self.del_keys(COUNTERS, db, &keys)
     }
 
+    /// Deletes counters under `prefix` in key order while `stale(key)` holds, at most
+    /// `limit`, and stops at the first that is not stale. For counters whose keys sort by
+    /// age (nonce-counts: a nonce starts with its issue time in fixed-width hex) a sweep so
+    /// reads only what expired, not the whole table. Returns how many went and whether the
+    /// limit stopped it (more may be due: call again in a new transaction).
+    pub fn delete_counters_while(
+        &mut self,
+        prefix: &[u8],
+        limit: usize,
+        mut stale: impl FnMut(&[u8]) -> bool,
+    ) -> Result<(usize, bool), StoreError> {
+        let db = self.t.counters;
+        let mut keys = Vec::new();
+        self.view()
+            .scan_while(COUNTERS, db, prefix, limit, |k, _| {
+                let go = stale(k);
+                if go {
+                    keys.push(k.to_vec());
+                }
+                Ok(go)
+            })?;
+        let full = keys.len() >= limit;
+        Ok((self.del_keys(COUNTERS, db, &keys)?, full))
+    }
+
     // --- bans ---
 
     /// Inserts or replaces the ban of `b.ip`.
@@ -1072,7 +1111,7 @@ impl BindingCursor<'_> {
                 REGISTRATIONS,
                 prefix,
                 usize::MAX,
-                |k, v| with_binding(cx, k, v, &mut f)?,
+                |k, v| with_binding(cx, k, v, &mut f)?.map(|()| true),
             )
         })
     }
