@@ -413,7 +413,8 @@ pub fn verify(
             why: "bad_nc",
         };
     };
-    // Lockout: too many failures from this source or for this user in the current window.
+    // Lockout: too many failures from this source or for this user in the current window
+    // (read in the write transaction, so failures earlier in this batch's group count too).
     let window = now - now % cfg.lockout_seconds.max(1);
     let lockout_keys = (cfg.lockout_threshold > 0).then(|| {
         (
@@ -755,6 +756,11 @@ mod tests {
                 1002,
             )
         };
+        // A success with lockout on only reads the failure counters: no records appear.
+        assert_eq!(run("00000002", "secret"), Verdict::Ok("alice".into()));
+        for key in ["authfail/ip/192.0.2.9", "authfail/user/alice"] {
+            assert_eq!(store.get_window(key.as_bytes()).unwrap(), None, "{key}");
+        }
         for _ in 0..2 {
             assert!(matches!(
                 run("00000005", "guess"),

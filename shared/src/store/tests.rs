@@ -335,6 +335,13 @@ fn windowed_counters() {
     // A late caller with the previous window counts in the current one.
     assert_eq!(s.incr_window(b"w", 100, 1).unwrap(), 2);
     assert_eq!(s.get_window(b"w").unwrap(), Some((110, 2)));
+    // Delta 0 reads: the current window's count, 0 for an older or missing window, and
+    // nothing is written (a check must not create records).
+    assert_eq!(s.incr_window(b"w", 110, 0).unwrap(), 2);
+    assert_eq!(s.incr_window(b"w", 120, 0).unwrap(), 0);
+    assert_eq!(s.get_window(b"w").unwrap(), Some((110, 2)));
+    assert_eq!(s.incr_window(b"unseen", 110, 0).unwrap(), 0);
+    assert_eq!(s.get_window(b"unseen").unwrap(), None);
     // Plain and windowed values do not mix silently.
     let e = s.get_counter(b"w").unwrap_err();
     assert!(matches!(e, StoreError::Decode { .. }), "{e}");

@@ -959,7 +959,8 @@ impl Writer<'_, '_> {
     /// window's count. A stored older window is replaced (the count restarts at `delta`); if
     /// the stored window is newer than `window_start` (a caller that read the clock just before
     /// a boundary another process already crossed), `delta` counts in the stored window, so
-    /// the window never moves backwards.
+    /// the window never moves backwards. A `delta` of 0 only reads the count (what a check
+    /// before the attempt needs): it writes nothing, so checks create no records.
     pub fn incr_window(
         &mut self,
         key: &[u8],
@@ -970,6 +971,9 @@ impl Writer<'_, '_> {
             Some((start, count)) if start >= window_start => (start, count.saturating_add(delta)),
             _ => (window_start, delta),
         };
+        if delta == 0 {
+            return Ok(count);
+        }
         let mut val = [0u8; 16];
         let (a, b) = val.split_at_mut(8);
         a.copy_from_slice(&start.to_le_bytes());
