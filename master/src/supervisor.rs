@@ -954,16 +954,27 @@ impl Master {
                 break;
             }
         }
-        self.store.write(|w| {
-            for prefix in [&b"flood/"[..], &b"authfail/"[..]] {
-                n += w.delete_counters_where(prefix, |_, v| {
-                    v.get(..8)
-                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                        .is_none_or(|b| u64::from_le_bytes(b).saturating_add(window_life) < now)
+        // Flood and failed-auth windows are keyed by source or user: every key is read, a
+        // slice per write transaction (an attack from many addresses leaves many).
+        for prefix in [&b"flood/"[..], &b"authfail/"[..]] {
+            let mut from = Vec::new();
+            loop {
+                let (gone, next) = self.store.write(|w| {
+                    w.delete_counters_slice(prefix, &from, shared::store::EXPIRY_SLICE, |_, v| {
+                        // A window's value starts with its start time (8 bytes, LE).
+                        v.get(..8)
+                            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                            .is_none_or(|b| u64::from_le_bytes(b).saturating_add(window_life) < now)
+                    })
                 })?;
+                n += gone;
+                match next {
+                    Some(k) => from = k,
+                    None => break,
+                }
             }
-            Ok(n)
-        })
+        }
+        Ok(n)
     }
 
     /// `sipedge ctl subscriber ...`: credentials in the store (HA1 values for the configured

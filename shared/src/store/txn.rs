@@ -290,7 +290,7 @@ struct BindingExpiry {
     expires_at: u64,
 }
 
-/// What one slice of the expiry sweep found: the expired keys, and where the next starts.
+/// What one slice of a sweep found: the keys it picked, and where the next slice starts.
 pub(super) type SweepSlice = (Vec<Vec<u8>>, Option<Vec<u8>>);
 
 /// A binding's `expires_at`: the hand decoder first, serde (skipping the rest) otherwise.
@@ -399,6 +399,50 @@ impl<'a, T: Transaction> View<'a, T> {
         Ok(keys)
     }
 
+    /// One slice of a sweep over the entries under `prefix`: the keys `pick` chooses among
+    /// up to `limit` entries from `from` on (from the prefix's first entry when `from` sorts
+    /// before it, e.g. is empty), and the key the next slice starts at (None when no entry
+    /// under `prefix` is left). Slices let a sweep of millions of entries run as many short
+    /// transactions.
+    fn slice_where(
+        &self,
+        table: &'static str,
+        db: Database,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+        mut pick: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<SweepSlice, StoreError> {
+        let cursor = self
+            .txn
+            .open_ro_cursor(db)
+            .map_err(|e| self.cx.lmdb("open cursor", table, e))?;
+        let start = if from > prefix { from } else { prefix };
+        let (mut key, mut op) = if start.is_empty() {
+            (None, lmdb_sys::MDB_FIRST)
+        } else {
+            (Some(start), lmdb_sys::MDB_SET_RANGE)
+        };
+        let mut picked = Vec::new();
+        // At least one entry per slice, so that a sweep always moves on.
+        for _ in 0..limit.max(1) {
+            let (k, v) = match cursor.get(key, None, op) {
+                Ok((Some(k), v)) if k.starts_with(prefix) => (k, v),
+                Ok(_) | Err(lmdb::Error::NotFound) => return Ok((picked, None)),
+                Err(e) => return Err(self.cx.lmdb("scan", table, e)),
+            };
+            if pick(k, v)? {
+                picked.push(k.to_vec());
+            }
+            (key, op) = (None, lmdb_sys::MDB_NEXT);
+        }
+        match cursor.get(None, None, lmdb_sys::MDB_NEXT) {
+            Ok((Some(k), _)) if k.starts_with(prefix) => Ok((picked, Some(k.to_vec()))),
+            Ok(_) | Err(lmdb::Error::NotFound) => Ok((picked, None)),
+            Err(e) => Err(self.cx.lmdb("scan", table, e)),
+        }
+    }
+
     // --- registrations ---
 
     /// One slice of the expiry sweep: the keys of expired bindings among the `limit`
@@ -410,32 +454,15 @@ impl<'a, T: Transaction> View<'a, T> {
         limit: usize,
         now: u64,
     ) -> Result<SweepSlice, StoreError> {
-        let cursor = self
-            .txn
-            .open_ro_cursor(self.t.registrations)
-            .map_err(|e| self.cx.lmdb("open cursor", REGISTRATIONS, e))?;
-        let (mut key, mut op) = if from.is_empty() {
-            (None, lmdb_sys::MDB_FIRST)
-        } else {
-            (Some(from), lmdb_sys::MDB_SET_RANGE)
-        };
-        let mut expired = Vec::new();
-        for _ in 0..limit {
-            let (k, v) = match cursor.get(key, None, op) {
-                Ok((Some(k), v)) => (k, v),
-                Ok((None, _)) | Err(lmdb::Error::NotFound) => return Ok((expired, None)),
-                Err(e) => return Err(self.cx.lmdb("scan", REGISTRATIONS, e)),
-            };
-            if binding_expiry(self.cx, k, v)? <= now {
-                expired.push(k.to_vec());
-            }
-            (key, op) = (None, lmdb_sys::MDB_NEXT);
-        }
-        match cursor.get(None, None, lmdb_sys::MDB_NEXT) {
-            Ok((Some(k), _)) => Ok((expired, Some(k.to_vec()))),
-            Ok((None, _)) | Err(lmdb::Error::NotFound) => Ok((expired, None)),
-            Err(e) => Err(self.cx.lmdb("scan", REGISTRATIONS, e)),
-        }
+        let cx = self.cx;
+        self.slice_where(
+            REGISTRATIONS,
+            self.t.registrations,
+            &[],
+            from,
+            limit,
+            |k, v| Ok(binding_expiry(cx, k, v)? <= now),
+        )
     }
 
     fn with_binding<R>(
@@ -982,18 +1009,23 @@ impl Writer<'_, '_> {
         Ok(count)
     }
 
-    /// Deletes the counters under `prefix` that `stale(key, value)` picks: the expiry of
-    /// per-nonce and per-window counters, which would otherwise pile up.
-    pub fn delete_counters_where(
+    /// One slice of the expiry of the counters under `prefix`: deletes those that
+    /// `stale(key, value)` picks among up to `limit` from `from` on (see
+    /// [`View::slice_where`]); returns how many went and where the next slice starts (None:
+    /// the prefix is done). Per-source and per-user windows do not sort by age, so a sweep
+    /// reads them all, a slice per write transaction, never holding the writer lock long.
+    pub fn delete_counters_slice(
         &mut self,
         prefix: &[u8],
+        from: &[u8],
+        limit: usize,
         mut stale: impl FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(usize, Option<Vec<u8>>), StoreError> {
         let db = self.t.counters;
-        let keys = self
+        let (keys, next) = self
             .view()
-            .keys_where(COUNTERS, db, prefix, |k, v| Ok(stale(k, v)))?;
-        self.del_keys(COUNTERS, db, &keys)
+            .slice_where(COUNTERS, db, prefix, from, limit, |k, v| Ok(stale(k, v)))?;
+        Ok((self.del_keys(COUNTERS, db, &keys)?, next))
     }
 
     /// Deletes counters under `prefix` in key order while `stale(key)` holds, at most
