@@ -52,10 +52,11 @@ impl<'b> Host<'b> {
     /// The IP address, for IPv4 hosts and IPv6 references that std can read (the 3-colon
     /// form RFC 5118 §4.10 asks us to tolerate parses as a host but yields no address).
     pub fn ip(&self) -> Option<IpAddr> {
-        let s = core::str::from_utf8(self.text).ok()?;
         match self.kind {
-            HostKind::Ipv4 => s.parse::<Ipv4Addr>().ok().map(IpAddr::V4),
-            HostKind::Ipv6 => s
+            // By hand: std's parser cost as much as the rest of a REGISTER's checks.
+            HostKind::Ipv4 => ipv4(self.text).map(IpAddr::V4),
+            HostKind::Ipv6 => core::str::from_utf8(self.text)
+                .ok()?
                 .strip_prefix('[')?
                 .strip_suffix(']')?
                 .parse::<Ipv6Addr>()
@@ -64,6 +65,30 @@ impl<'b> Host<'b> {
             _ => None,
         }
     }
+}
+
+/// A dotted quad as `Ipv4Addr::from_str` reads it: four parts of 1 to 3 digits, each at
+/// most 255, none with a leading zero.
+fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let (mut part, mut value, mut digits) = (0usize, 0u16, 0u8);
+    // One pass; a part ends at a dot or at the end.
+    for &b in s.iter().chain(core::iter::once(&b'.')) {
+        if b.is_ascii_digit() {
+            // A leading zero (`01`), or a fourth digit.
+            if (digits == 1 && value == 0) || digits == 3 {
+                return None;
+            }
+            value = value * 10 + u16::from(b - b'0');
+            digits += 1;
+        } else if b == b'.' && digits > 0 {
+            *octets.get_mut(part)? = u8::try_from(value).ok()?;
+            (part, value, digits) = (part + 1, 0, 0);
+        } else {
+            return None;
+        }
+    }
+    (part == 4).then(|| Ipv4Addr::from(octets))
 }
 
 /// Parse a host at the cursor: `hostname / IPv4address / IPv6reference`.
@@ -486,6 +511,84 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn ipv4_reads_what_std_reads() {
+        let std_ip = |s: &[u8]| {
+            std::str::from_utf8(s)
+                .ok()
+                .and_then(|s| s.parse::<Ipv4Addr>().ok())
+        };
+        let mut cases: Vec<Vec<u8>> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "192.0.2.1",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1.2.3.0",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.",
+            ".1.2.3.4",
+            "1..2.3",
+            "1.2.3.4.5",
+            "1234.1.1.1",
+            "1.2.3.4 ",
+            "+1.2.3.4",
+            "",
+            "1.2.3.\u{e9}",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        for a in 0..=300u32 {
+            cases.push(format!("{a}.{}.{}.{a}", a % 7, 300 - a).into_bytes());
+            cases.push(format!("0{a}.1.1.1").into_bytes());
+        }
+        // Pseudo-random strings of digits and dots (and a few other bytes), and quads of
+        // parts of 1 to 4 digits.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..100_000 {
+            let len = (rand() % 17) as usize;
+            let s: Vec<u8> = (0..len)
+                .map(|_| b"0123456789...2501x"[(rand() % 18) as usize])
+                .collect();
+            cases.push(s);
+            let parts = 3 + rand() % 3;
+            let mut q = Vec::new();
+            for p in 0..parts {
+                if p > 0 {
+                    q.push(b'.');
+                }
+                for _ in 0..1 + rand() % 4 {
+                    q.push(b"0123456789"[(rand() % 10) as usize]);
+                }
+            }
+            cases.push(q);
+        }
+        let mut valid = 0;
+        for c in &cases {
+            assert_eq!(ipv4(c), std_ip(c), "{:?}", String::from_utf8_lossy(c));
+            valid += usize::from(std_ip(c).is_some());
+        }
+        assert!(valid > 1000, "{valid}");
+        let h = Host {
+            text: b"10.1.2.3",
+            kind: HostKind::Ipv4,
+        };
+        assert_eq!(h.ip(), Some(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3))));
+        let h = Host {
+            text: b"[fd00::1]",
+            kind: HostKind::Ipv6,
+        };
+        assert_eq!(h.ip(), "fd00::1".parse::<IpAddr>().ok());
+    }
 
     fn p(s: &str) -> Uri<'_> {
         Uri::parse(s.as_bytes()).unwrap_or_else(|| panic!("{s} should parse"))
