@@ -178,6 +178,48 @@ fn c_addr(dest: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     (out, len as libc::socklen_t)
 }
 
+/// One `mmsghdr` of one iovec, to `name` (address and length) or, on a connected socket,
+/// to no address.
+fn header(
+    name: Option<(&mut libc::sockaddr_storage, libc::socklen_t)>,
+    iov: &mut libc::iovec,
+) -> libc::mmsghdr {
+    // SAFETY: msghdr is plain old data; all zeroes means no address and no control data.
+    let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
+    if let Some((a, len)) = name {
+        h.msg_name = (a as *mut libc::sockaddr_storage).cast();
+        h.msg_namelen = len;
+    }
+    h.msg_iov = iov;
+    h.msg_iovlen = 1;
+    libc::mmsghdr {
+        msg_hdr: h,
+        msg_len: 0,
+    }
+}
+
+/// `sendmmsg(2)` of the records in `hdrs`: how many the kernel took (at least one), or its
+/// error (EINTR included: the caller retries).
+///
+/// # Safety
+/// Every address and iovec pointer in `hdrs` (see [`header`]) must be valid for reads for
+/// the whole call; the kernel only reads them, and writes each `msg_len` inside `hdrs`.
+unsafe fn send_headers(
+    fd: RawFd,
+    hdrs: &mut [libc::mmsghdr],
+    flags: libc::c_int,
+) -> io::Result<usize> {
+    let n = libc::c_uint::try_from(hdrs.len()).unwrap_or(libc::c_uint::MAX);
+    // SAFETY: `n` records are initialised; the caller vouches for their pointers.
+    let rc = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n, flags) };
+    match usize::try_from(rc) {
+        Ok(0) => Err(io::Error::other("sendmmsg sent nothing")),
+        Ok(sent) => Ok(sent),
+        // errno is only meaningful for -1.
+        Err(_) => Err(io::Error::last_os_error()),
+    }
+}
+
 impl TxBatch {
     /// Send `items` (destination, payload) from `fd`, [`BATCH`] per system call. Calls
     /// `on_error` for each datagram the kernel refused; the ones after it are still sent.
@@ -206,40 +248,22 @@ impl TxBatch {
             // The vectors are filled and never grow below (capacity BATCH): the pointers
             // taken here stay valid until the call returns.
             for ((a, iov), len) in self.addrs.iter_mut().zip(self.iovs.iter_mut()).zip(lens) {
-                // SAFETY: msghdr is plain old data; all zeroes means no control data.
-                let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
-                h.msg_name = (a as *mut libc::sockaddr_storage).cast();
-                h.msg_namelen = len;
-                h.msg_iov = iov;
-                h.msg_iovlen = 1;
-                self.hdrs.push(libc::mmsghdr {
-                    msg_hdr: h,
-                    msg_len: 0,
-                });
+                self.hdrs.push(header(Some((a, len)), iov));
             }
-            let n = self.hdrs.len() as libc::c_uint;
-            // SAFETY: `hdrs` holds `n` initialised mmsghdr records whose name and iov
-            // pointers point into `addrs` and `iovs` (alive and not reallocated until this
-            // function returns) and into the caller's payload slices (borrowed for the whole
-            // call); the kernel only reads them, and writes each `msg_len`, inside `hdrs`.
-            let rc = unsafe { libc::sendmmsg(fd, self.hdrs.as_mut_ptr(), n, 0) };
-            let skip = if rc > 0 {
-                rc as usize
-            } else {
-                // errno is only meaningful for -1 (0 sent is not expected with n > 0).
-                let e = if rc < 0 {
-                    io::Error::last_os_error()
-                } else {
-                    io::Error::other("sendmmsg sent nothing")
-                };
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
+            // SAFETY: `hdrs` points into `addrs` and `iovs` (alive and not reallocated until
+            // this function returns) and into the caller's payload slices (borrowed for the
+            // whole call).
+            let res = unsafe { send_headers(fd, &mut self.hdrs, 0) };
+            let skip = match res {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // The first datagram of the chunk was refused: report it, go on after it.
+                    if let Some((dest, _)) = chunk.first() {
+                        on_error(*dest, e);
+                    }
+                    1
                 }
-                // The first datagram of the chunk was refused: report it, go on after it.
-                if let Some((dest, _)) = chunk.first() {
-                    on_error(*dest, e);
-                }
-                1
             };
             rest = rest.get(skip.min(rest.len())..).unwrap_or_default();
         }
@@ -261,41 +285,18 @@ impl TxBatch {
                 });
             }
             for iov in self.iovs.iter_mut() {
-                // SAFETY: msghdr is plain old data; all zeroes means no address (the socket
-                // is connected) and no control data.
-                let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
-                h.msg_iov = iov;
-                h.msg_iovlen = 1;
-                self.hdrs.push(libc::mmsghdr {
-                    msg_hdr: h,
-                    msg_len: 0,
-                });
+                // No address: the socket is connected.
+                self.hdrs.push(header(None, iov));
             }
-            let n = self.hdrs.len() as libc::c_uint;
-            // SAFETY: `hdrs` holds `n` initialised records whose iov pointers point into
-            // `iovs` (not reallocated until this returns) and into the caller's records
-            // (borrowed for the whole call); the kernel only reads them and writes `msg_len`.
-            let rc = unsafe {
-                libc::sendmmsg(
-                    fd,
-                    self.hdrs.as_mut_ptr(),
-                    n,
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            };
-            if rc > 0 {
-                sent += rc as usize;
-                continue;
+            // SAFETY: `hdrs` points into `iovs` (not reallocated until this returns) and
+            // into the caller's records (borrowed for the whole call).
+            match unsafe {
+                send_headers(fd, &mut self.hdrs, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+            } {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (sent, Some(e)),
             }
-            let e = if rc < 0 {
-                io::Error::last_os_error()
-            } else {
-                io::Error::other("sendmmsg sent nothing")
-            };
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return (sent, Some(e));
         }
         (sent, None)
     }
@@ -350,6 +351,34 @@ mod tests {
             assert_eq!(bytes.as_slice(), &p[..p.len().min(8)]);
         }
         assert_eq!(rx.recv_records(b.as_raw_fd()).unwrap(), Received::Empty);
+    }
+
+    #[test]
+    fn datagrams_go_out_past_a_refused_one_and_past_a_batch_boundary() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let to = rx.local_addr().unwrap();
+        let tx_sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        // An IPv6 destination on an IPv4 socket is refused (EAFNOSUPPORT) by the kernel.
+        let refused: SocketAddr = "[::1]:9".parse().unwrap();
+        let payloads: Vec<Vec<u8>> = (0..BATCH + 5).map(|i| i.to_string().into_bytes()).collect();
+        let mut items: Vec<(SocketAddr, &[u8])> =
+            payloads.iter().map(|p| (to, p.as_slice())).collect();
+        items.insert(3, (refused, b"no".as_slice()));
+        let mut tx = TxBatch::default();
+        let mut errors = Vec::new();
+        tx.send(tx_sock.as_raw_fd(), &items, |dest, e| {
+            errors.push((dest, e.kind()))
+        });
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors.first().map(|e| e.0), Some(refused));
+        let mut buf = [0u8; 64];
+        for p in &payloads {
+            let (n, from) = rx.recv_from(&mut buf).unwrap();
+            assert_eq!(from, tx_sock.local_addr().unwrap());
+            assert_eq!(&buf[..n], p.as_slice());
+        }
     }
 
     #[test]
