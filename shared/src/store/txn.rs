@@ -293,10 +293,10 @@ struct BindingExpiry {
 /// What one slice of a sweep found: the keys it picked, and where the next slice starts.
 pub(super) type SweepSlice = (Vec<Vec<u8>>, Option<Vec<u8>>);
 
-/// A binding's `expires_at`: the hand decoder first, serde (skipping the rest) otherwise.
+/// A binding's `expires_at`: the hand reader first, serde (skipping the rest) otherwise.
 fn binding_expiry(cx: &Ctx, key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
-    if let Some(b) = wire::decode(bytes) {
-        return Ok(b.expires_at);
+    if let Some(at) = wire::expires_at(bytes) {
+        return Ok(at);
     }
     let e: BindingExpiry = cx.decode(REGISTRATIONS, key, bytes)?;
     Ok(e.expires_at)

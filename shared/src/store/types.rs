@@ -227,12 +227,7 @@ pub(super) mod wire {
     /// subset, any integer or length width); `None` otherwise (see the module docs).
     pub(in crate::store) fn decode(bytes: &[u8]) -> Option<BindingRef<'_>> {
         let mut r = Rd { rest: bytes };
-        let n = match r.byte()? {
-            m @ 0x80..=0x8f => u32::from(m & 0x0f),
-            0xde => u32::from(r.be::<2>().map(u16::from_be_bytes)?),
-            0xdf => r.be::<4>().map(u32::from_be_bytes)?,
-            _ => return None,
-        };
+        let n = r.map_len()?;
         let mut b = BindingRef::default();
         let mut seen = 0u16;
         for _ in 0..n {
@@ -261,15 +256,9 @@ pub(super) mod wire {
                 7 => b.transport = r.str()?,
                 8 => b.worker = u16::try_from(r.uint()?).ok()?,
                 9 => {
-                    let len = match r.byte()? {
-                        m @ 0x90..=0x9f => u32::from(m & 0x0f),
-                        0xdc => u32::from(r.be::<2>().map(u16::from_be_bytes)?),
-                        0xdd => r.be::<4>().map(u32::from_be_bytes)?,
-                        _ => return None,
-                    };
                     // Each element takes at least one byte: a bad length cannot make a
                     // huge allocation.
-                    let len = usize::try_from(len).ok()?;
+                    let len = usize::try_from(r.array_len()?).ok()?;
                     if len > r.rest.len() {
                         return None;
                     }
@@ -285,6 +274,43 @@ pub(super) mod wire {
         }
         // rmp_serde ignores trailing bytes; leave that case to it.
         r.rest.is_empty().then_some(b)
+    }
+
+    /// Only the `expires_at` of a record (0 when it has none, as in [`decode`]), for the
+    /// expiry sweep, which reads every binding: the other values are stepped over by their
+    /// length, their text not checked as UTF-8 (the sweep uses none of it). `None` for a
+    /// shape [`decode`] also leaves to rmp_serde.
+    pub(in crate::store) fn expires_at(bytes: &[u8]) -> Option<u64> {
+        let mut r = Rd { rest: bytes };
+        let n = r.map_len()?;
+        let mut at = 0;
+        let mut seen = 0u16;
+        for _ in 0..n {
+            let i = field(r.str_bytes()?)?;
+            let bit = 1u16 << i;
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            match i {
+                2 => at = r.uint()?,
+                3 | 5 | 8 | 11 => {
+                    r.uint()?;
+                }
+                6 if r.rest.first() == Some(&0xc0) => {
+                    r.byte()?;
+                }
+                9 => {
+                    for _ in 0..r.array_len()? {
+                        r.str_bytes()?;
+                    }
+                }
+                _ => {
+                    r.str_bytes()?;
+                }
+            }
+        }
+        r.rest.is_empty().then_some(at)
     }
 
     /// The index in [`FIELDS`] of a key, compared as bytes (a match is ASCII, so valid
@@ -330,6 +356,26 @@ pub(super) mod wire {
 
         fn be<const N: usize>(&mut self) -> Option<[u8; N]> {
             self.take(N)?.try_into().ok()
+        }
+
+        /// The entry count of a map of any length form.
+        fn map_len(&mut self) -> Option<u32> {
+            Some(match self.byte()? {
+                m @ 0x80..=0x8f => u32::from(m & 0x0f),
+                0xde => u32::from(self.be::<2>().map(u16::from_be_bytes)?),
+                0xdf => self.be::<4>().map(u32::from_be_bytes)?,
+                _ => return None,
+            })
+        }
+
+        /// The element count of an array of any length form.
+        fn array_len(&mut self) -> Option<u32> {
+            Some(match self.byte()? {
+                m @ 0x90..=0x9f => u32::from(m & 0x0f),
+                0xdc => u32::from(self.be::<2>().map(u16::from_be_bytes)?),
+                0xdd => self.be::<4>().map(u32::from_be_bytes)?,
+                _ => return None,
+            })
         }
 
         /// The bytes of a str of any length form.
@@ -435,7 +481,7 @@ pub struct DestState {
 
 #[cfg(test)]
 mod tests {
-    use super::wire::{decode, encode};
+    use super::wire::{decode, encode, expires_at};
     use super::*;
 
     /// Every field set (a literal without `..Default::default()`: a new field must be
@@ -607,6 +653,72 @@ mod tests {
                     accepted += 1;
                     let slow: Binding = rmp_serde::from_slice(&bytes).unwrap();
                     assert_eq!(fast.to_binding(), slow, "{bytes:02x?}");
+                }
+            }
+        }
+        assert!(accepted > 1000, "{accepted}");
+    }
+
+    /// What the expiry sweep reads of a record through rmp_serde (every other field
+    /// ignored), which the hand reader must agree with.
+    #[derive(Deserialize, Default, Debug, PartialEq)]
+    #[serde(default)]
+    struct ExpiryOnly {
+        expires_at: u64,
+    }
+
+    #[test]
+    fn expires_at_reads_what_decode_reads() {
+        for b in variants() {
+            let bytes = rmp_serde::to_vec_named(&b).unwrap();
+            assert_eq!(expires_at(&bytes), Some(b.expires_at), "{b:?}");
+        }
+        assert_eq!(expires_at(&[0x80]), Some(0));
+        // Left to rmp_serde like decode does: array form, unknown field, a field twice,
+        // trailing bytes, truncation.
+        assert_eq!(expires_at(&rmp_serde::to_vec(&full()).unwrap()), None);
+        assert_eq!(
+            expires_at(&[0x81, 0xa6, b'f', b'u', b't', b'u', b'r', b'e', 1]),
+            None
+        );
+        assert_eq!(expires_at(&[0x82, 0xa1, b'q', 1, 0xa1, b'q', 2]), None);
+        let named = rmp_serde::to_vec_named(&full()).unwrap();
+        let mut trailing = named.clone();
+        trailing.push(0);
+        assert_eq!(expires_at(&trailing), None);
+        for n in 0..named.len() {
+            assert_eq!(expires_at(named.get(..n).unwrap()), None, "{n}");
+        }
+    }
+
+    /// Whatever the expiry reader accepts, rmp_serde reads the same expiry from; and it
+    /// accepts everything the full hand decoder accepts.
+    #[test]
+    fn expires_at_never_disagrees_with_rmp_serde() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut accepted = 0;
+        for b in [full(), Binding::default()] {
+            let good = rmp_serde::to_vec_named(&b).unwrap();
+            for _ in 0..20_000 {
+                let mut bytes = good.clone();
+                for _ in 0..=(rand() % 3) {
+                    let i = (rand() % bytes.len() as u64) as usize;
+                    bytes[i] = rand() as u8;
+                }
+                let fast = expires_at(&bytes);
+                if let Some(full) = decode(&bytes) {
+                    assert_eq!(fast, Some(full.expires_at), "{bytes:02x?}");
+                }
+                if let Some(at) = fast {
+                    accepted += 1;
+                    let slow: ExpiryOnly = rmp_serde::from_slice(&bytes).unwrap();
+                    assert_eq!(slow.expires_at, at, "{bytes:02x?}");
                 }
             }
         }
