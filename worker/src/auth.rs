@@ -500,14 +500,7 @@ pub fn verify(
     let mut key = Vec::with_capacity(3 + nonce.len());
     key.extend_from_slice(b"nc/");
     key.extend_from_slice(nonce);
-    let fresh = store.write(|w| {
-        let seen = w.incr(&key, 0)?;
-        if nc_value <= seen {
-            return Ok(false);
-        }
-        w.incr(&key, nc_value - seen)?;
-        Ok(true)
-    });
+    let fresh = store.write(|w| w.raise(&key, nc_value));
     match fresh {
         Ok(true) => {}
         Ok(false) => {

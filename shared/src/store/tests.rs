@@ -324,6 +324,24 @@ fn counters_incr_get_reset() {
 }
 
 #[test]
+fn counter_raise_only_moves_up_and_writes_only_when_it_does() {
+    let (_d, s) = open();
+    let raise = |v| s.write(|w| w.raise(b"nc/x", v)).unwrap();
+    // Not above the missing count (0): no record is created.
+    assert!(!raise(0));
+    let txn = s.env().unwrap().begin_ro_txn().unwrap();
+    assert!(txn.get(s.tables.counters, b"nc/x").is_err());
+    drop(txn);
+    assert!(raise(1));
+    assert!(!raise(1), "the same count twice is a replay");
+    assert!(raise(5), "counts may skip");
+    assert!(!raise(3), "and never go back");
+    assert_eq!(s.get_counter(b"nc/x").unwrap(), 5);
+    assert!(raise(u64::MAX));
+    assert!(!raise(u64::MAX));
+}
+
+#[test]
 fn windowed_counters() {
     let (_d, s) = open();
     assert_eq!(s.get_window(b"w").unwrap(), None);

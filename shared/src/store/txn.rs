@@ -969,6 +969,17 @@ impl Writer<'_, '_> {
         Ok(new)
     }
 
+    /// Sets a plain counter to `value` when that is above its count (0 when missing), and
+    /// says whether it did; a `value` not above it writes nothing. The nonce-count check:
+    /// one read, and one write only for a fresh count.
+    pub fn raise(&mut self, key: &[u8], value: u64) -> Result<bool, StoreError> {
+        if value <= self.view().get_counter(key)? {
+            return Ok(false);
+        }
+        self.put_raw(COUNTERS, self.t.counters, key, &value.to_le_bytes())?;
+        Ok(true)
+    }
+
     /// Deletes a counter (plain or windowed); returns the plain value it had (0 when missing
     /// or windowed).
     pub fn reset_counter(&mut self, key: &[u8]) -> Result<u64, StoreError> {
