@@ -195,11 +195,16 @@ pub struct Proxy {
     /// The nonce secret the master generated into the store (used when `[auth] secret` is
     /// empty).
     stored_secret: Option<Vec<u8>>,
-    /// NAT keep-alive OPTIONS in flight: our branch → (aor, contact, give-up time).
-    keepalives: HashMap<Box<[u8]>, (String, String, Instant)>,
+    /// NAT keep-alive OPTIONS in flight: our branch → (aor, contact).
+    keepalives: HashMap<Box<[u8]>, (String, String)>,
+    /// Give-up time of each keep-alive sent, in sending order (all wait the same time, so
+    /// the front is always the next to give up).
+    keepalive_deadlines: std::collections::VecDeque<(Instant, Box<[u8]>)>,
     /// Unanswered keep-alives in a row, per (aor, contact).
     keepalive_misses: HashMap<(String, String), u32>,
     next_keepalive: Option<Instant>,
+    /// While a keep-alive round is under way: the binding key its next slice starts at.
+    keepalive_round: Option<Vec<u8>>,
     /// Set while [`Proxy::try_stateless`] runs: stop before anything that needs state.
     local_only: bool,
     /// What `local_only` stopped at: the request needs its owner.
@@ -213,6 +218,10 @@ const NEEDS_OWNER: u16 = 2;
 
 /// Length of the unique part of our branches (hex digits).
 const UNIQUE_LEN: usize = 16;
+
+/// Bindings a keep-alive round reads per tick (100 ms): a skim of two numbers for most,
+/// ~2 ms of one core; a round over a million bindings takes ~6 s.
+const KEEPALIVE_SLICE: usize = 16_384;
 
 impl Proxy {
     pub fn new(cfg: ProxyConfig, dispatcher: Dispatcher, slot: usize) -> Proxy {
@@ -248,8 +257,10 @@ impl Proxy {
             local_only: false,
             needs_owner: false,
             keepalives: HashMap::default(),
+            keepalive_deadlines: std::collections::VecDeque::new(),
             keepalive_misses: HashMap::default(),
             next_keepalive: None,
+            keepalive_round: None,
         }
     }
 
@@ -1332,7 +1343,7 @@ impl Proxy {
         let Some(via) = msg.top_via() else { return };
         let branch = via.branch.unwrap_or_default();
         if code >= 200 {
-            if let Some((aor, contact, _)) = self.keepalives.remove(branch) {
+            if let Some((aor, contact)) = self.keepalives.remove(branch) {
                 // Any final answer shows the phone and its NAT pinhole are alive.
                 self.keepalive_misses.remove(&(aor, contact));
                 return;
@@ -1818,72 +1829,88 @@ impl Proxy {
         }
     }
 
-    /// NAT keep-alives: every `nat_keepalive_interval` seconds, an OPTIONS to each NATed
-    /// binding this worker slot is in charge of (a hash of AOR and Contact picks the slot),
-    /// at its NAT-side address; a binding that leaves `nat_keepalive_tries` pings in a row
-    /// unanswered is removed from the store.
+    /// NAT keep-alives: every `nat_keepalive_interval` seconds a round of OPTIONS, one to
+    /// each NATed binding this worker slot is in charge of (a hash of AOR and Contact picks
+    /// the slot), at its NAT-side address; a binding that leaves `nat_keepalive_tries` pings
+    /// in a row unanswered is removed from the store. A round reads the binding table
+    /// [`KEEPALIVE_SLICE`] entries per tick, so that no loop turn stalls on a table of a
+    /// million bindings (a whole read there took seconds and tens of MiB).
     pub fn on_keepalive_tick(&mut self, now: Instant, workers: usize, out: &mut Sends) {
         let interval = self.cfg.registrar.keepalive_interval;
         let Some(store) = self.store.as_ref() else {
             return;
         };
         // Give up on unanswered pings.
-        let expired: Vec<Box<[u8]>> = self
-            .keepalives
-            .iter()
-            .filter(|(_, (_, _, t))| *t <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
         let tries = self.cfg.registrar.keepalive_tries;
-        for k in expired {
-            if let Some((aor, contact, _)) = self.keepalives.remove(&k) {
-                let misses = self
-                    .keepalive_misses
-                    .entry((aor.clone(), contact.clone()))
-                    .or_insert(0);
-                *misses += 1;
-                if *misses >= tries {
-                    self.keepalive_misses
-                        .remove(&(aor.clone(), contact.clone()));
-                    match store.delete_binding(&aor, &contact) {
-                        Ok(true) => {
-                            tracing::info!(%aor, %contact, tries, "NATed binding dropped: keep-alives unanswered")
-                        }
-                        Ok(false) => {}
-                        Err(e) => tracing::warn!(error = %e, "cannot drop binding"),
-                    }
-                    shared::metrics::add(&mut self.stats.registrations, "keepalive_dropped", 1);
-                }
+        while let Some((deadline, _)) = self.keepalive_deadlines.front() {
+            if *deadline > now {
+                break;
             }
+            let Some((_, branch)) = self.keepalive_deadlines.pop_front() else {
+                break;
+            };
+            // Gone from the map: answered.
+            let Some((aor, contact)) = self.keepalives.remove(&branch) else {
+                continue;
+            };
+            let key = (aor, contact);
+            let misses = self.keepalive_misses.entry(key.clone()).or_insert(0);
+            *misses += 1;
+            if *misses < tries {
+                continue;
+            }
+            self.keepalive_misses.remove(&key);
+            let (aor, contact) = key;
+            match store.delete_binding(&aor, &contact) {
+                Ok(true) => {
+                    tracing::info!(%aor, %contact, tries, "NATed binding dropped: keep-alives unanswered")
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot drop binding"),
+            }
+            shared::metrics::add(&mut self.stats.registrations, "keepalive_dropped", 1);
         }
-        if interval == 0 || self.next_keepalive.is_some_and(|t| t > now) {
+        if interval == 0 {
             return;
         }
-        self.next_keepalive = Some(now + Duration::from_secs(interval));
-        let bindings = match store.all_bindings(usize::MAX) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read bindings for keep-alives");
+        if self.keepalive_round.is_none() {
+            if self.next_keepalive.is_some_and(|t| t > now) {
                 return;
             }
+            self.next_keepalive = Some(now + Duration::from_secs(interval));
+            self.keepalive_round = Some(Vec::new());
+        }
+        let Some(from) = self.keepalive_round.take() else {
+            return;
         };
-        let unix = unix_now();
-        let workers = workers.max(1) as u64;
-        for b in bindings {
-            if b.flags & registrar::FLAG_NAT == 0 || b.expires_at <= unix {
-                continue;
+        let (workers, slot) = (workers.max(1) as u64, self.slot as u64);
+        let mut due = Vec::new();
+        let next = store.flagged_bindings_slice(
+            &from,
+            KEEPALIVE_SLICE,
+            registrar::FLAG_NAT,
+            unix_now(),
+            // The key is `aor \0 contact`: the same hash every worker computes.
+            |key| fnv1a(key) % workers == slot,
+            |b| due.push(b.to_binding()),
+        );
+        self.keepalive_round = match next {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read bindings for keep-alives");
+                None
             }
-            let key = format!("{}\0{}", b.aor, b.contact);
-            if fnv1a(key.as_bytes()) % workers != self.slot as u64 {
-                continue;
-            }
+        };
+        // Unanswered by the next round (10 s at most): a miss.
+        let deadline = now + Duration::from_secs(interval.min(10));
+        for b in due {
             let Some(dest) = registrar::binding_target(&b) else {
                 continue;
             };
             let branch = self.send_options(dest, &b.contact, None, out);
-            // Unanswered by the next round: a miss.
-            let deadline = now + Duration::from_secs(interval.min(10));
-            self.keepalives.insert(branch, (b.aor, b.contact, deadline));
+            self.keepalive_deadlines
+                .push_back((deadline, branch.clone()));
+            self.keepalives.insert(branch, (b.aor, b.contact));
         }
     }
 

@@ -521,6 +521,24 @@ impl Store {
         Ok((n, next))
     }
 
+    /// One slice of a sweep over the live bindings that have one of the `flags` bits, in a
+    /// read transaction: of up to `limit` bindings from `from` on (the first when empty),
+    /// `f` gets each one whose key (`aor \0 contact`) `mine` accepts, whose flags match and
+    /// whose `expires_at` is after `now`; the others are not decoded. Returns where the next
+    /// slice starts (None: the end of the table). The NAT keep-alive rounds read the table
+    /// this way, a slice per tick, so no loop turn reads all of it.
+    pub fn flagged_bindings_slice(
+        &self,
+        from: &[u8],
+        limit: usize,
+        flags: u32,
+        now: u64,
+        mine: impl FnMut(&[u8]) -> bool,
+        f: impl FnMut(&BindingRef<'_>),
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|r| r.flagged_bindings_slice(from, limit, flags, now, mine, f))
+    }
+
     /// [`Reader::all_bindings`] in its own transaction.
     pub fn all_bindings(&self, limit: usize) -> Result<Vec<Binding>, StoreError> {
         self.read(|r| r.all_bindings(limit))

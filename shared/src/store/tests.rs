@@ -810,3 +810,53 @@ fn expiry_sweep_in_slices() {
     );
     assert_eq!(s.bindings("sip:r@example.com").unwrap().len(), 1);
 }
+
+#[test]
+fn flagged_sweep_in_slices() {
+    let (_d, s) = open();
+    // Twelve AORs: flags 0b10 on even ones, 0 on odd ones; u4 and u8 expired by time 10.
+    for i in 0..12u64 {
+        let mut b = binding(&format!("sip:u{i:02}@example.com"), "sip:c@192.0.2.9", 100);
+        b.flags = if i % 2 == 0 { 0b10 } else { 0 };
+        if i == 4 || i == 8 {
+            b.expires_at = 5;
+        }
+        s.put_binding(&b).unwrap();
+    }
+    // Only the keys this "worker" owns: not u06.
+    let mine = |k: &[u8]| !k.starts_with(b"sip:u06@");
+    let mut from = Vec::new();
+    let mut seen = Vec::new();
+    let mut slices = 0;
+    loop {
+        let next = s
+            .flagged_bindings_slice(&from, 5, 0b10, 10, mine, |b| {
+                assert_eq!(b.flags & 0b10, 0b10);
+                assert!(b.expires_at > 10);
+                seen.push(b.aor.to_string());
+            })
+            .unwrap();
+        slices += 1;
+        match next {
+            Some(k) => from = k,
+            None => break,
+        }
+        assert!(slices < 10, "the sweep does not end");
+    }
+    // 12 bindings in slices of five: 5 + 5 + 2.
+    assert_eq!(slices, 3);
+    assert_eq!(
+        seen,
+        [
+            "sip:u00@example.com",
+            "sip:u02@example.com",
+            "sip:u10@example.com"
+        ]
+    );
+    // A flag the bindings do not carry matches nothing; a missing start key is no error.
+    let mut none = 0;
+    let next = s
+        .flagged_bindings_slice(b"sip:zz", 100, 0b1000, 10, |_| true, |_| none += 1)
+        .unwrap();
+    assert_eq!((none, next), (0, None));
+}

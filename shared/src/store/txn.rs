@@ -283,23 +283,25 @@ fn cursor_scan<'txn>(
     }
 }
 
-/// Only the expiry of a binding, so the expiry sweep skips decoding the strings.
+/// Only the expiry and flags of a binding, so the sweeps skip decoding the strings.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct BindingExpiry {
+struct BindingSkim {
     expires_at: u64,
+    flags: u32,
 }
 
 /// What one slice of a sweep found: the keys it picked, and where the next slice starts.
 pub(super) type SweepSlice = (Vec<Vec<u8>>, Option<Vec<u8>>);
 
-/// A binding's `expires_at`: the hand reader first, serde (skipping the rest) otherwise.
-fn binding_expiry(cx: &Ctx, key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
-    if let Some(at) = wire::expires_at(bytes) {
-        return Ok(at);
+/// A binding's `expires_at` and `flags`: the hand reader first, serde (skipping the rest)
+/// otherwise.
+fn binding_skim(cx: &Ctx, key: &[u8], bytes: &[u8]) -> Result<(u64, u32), StoreError> {
+    if let Some(s) = wire::skim(bytes) {
+        return Ok((s.expires_at, s.flags));
     }
-    let e: BindingExpiry = cx.decode(REGISTRATIONS, key, bytes)?;
-    Ok(e.expires_at)
+    let e: BindingSkim = cx.decode(REGISTRATIONS, key, bytes)?;
+    Ok((e.expires_at, e.flags))
 }
 
 /// Only the end of a ban.
@@ -461,7 +463,7 @@ impl<'a, T: Transaction> View<'a, T> {
             &[],
             from,
             limit,
-            |k, v| Ok(binding_expiry(cx, k, v)? <= now),
+            |k, v| Ok(binding_skim(cx, k, v)?.0 <= now),
         )
     }
 
@@ -510,6 +512,41 @@ impl<'a, T: Transaction> View<'a, T> {
 
     pub(super) fn count_bindings(&self) -> Result<usize, StoreError> {
         self.entries(REGISTRATIONS, self.t.registrations)
+    }
+
+    /// One slice of a sweep over the live bindings that have one of the `flags` bits (the
+    /// NAT keep-alives): reads up to `limit` bindings from `from` on (from the first when
+    /// empty); `f` gets each one whose key `mine` accepts, whose flags match and that has
+    /// not expired by `now`. Only those are decoded; the rest cost a key check and a skim
+    /// of two numbers. Returns where the next slice starts (None: the end of the table).
+    pub(super) fn flagged_bindings_slice(
+        &self,
+        from: &[u8],
+        limit: usize,
+        flags: u32,
+        now: u64,
+        mut mine: impl FnMut(&[u8]) -> bool,
+        mut f: impl FnMut(&BindingRef<'_>),
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let cx = self.cx;
+        let (_, next) = self.slice_where(
+            REGISTRATIONS,
+            self.t.registrations,
+            &[],
+            from,
+            limit,
+            |k, v| {
+                if !mine(k) {
+                    return Ok(false);
+                }
+                let (at, fl) = binding_skim(cx, k, v)?;
+                if fl & flags != 0 && at > now {
+                    self.with_binding(k, v, &mut f)?;
+                }
+                Ok(false)
+            },
+        )?;
+        Ok(next)
     }
 
     pub(super) fn all_bindings(&self, limit: usize) -> Result<Vec<Binding>, StoreError> {
@@ -760,6 +797,21 @@ macro_rules! read_methods {
             self.view().count_bindings()
         }
 
+        /// One slice of a sweep over live bindings with one of the `flags` bits; see
+        /// [`Store::flagged_bindings_slice`].
+        pub fn flagged_bindings_slice(
+            &self,
+            from: &[u8],
+            limit: usize,
+            flags: u32,
+            now: u64,
+            mine: impl FnMut(&[u8]) -> bool,
+            f: impl FnMut(&BindingRef<'_>),
+        ) -> Result<Option<Vec<u8>>, StoreError> {
+            self.view()
+                .flagged_bindings_slice(from, limit, flags, now, mine, f)
+        }
+
         /// Up to `limit` bindings of all AORs, in key order.
         pub fn all_bindings(&self, limit: usize) -> Result<Vec<Binding>, StoreError> {
             self.view().all_bindings(limit)
@@ -935,7 +987,7 @@ impl Writer<'_, '_> {
         let mut n = 0;
         for key in keys {
             let expired = match self.view().get_raw(REGISTRATIONS, db, key)? {
-                Some(v) => binding_expiry(self.cx, key, v)? <= now,
+                Some(v) => binding_skim(self.cx, key, v)?.0 <= now,
                 None => false,
             };
             if expired && self.del_raw(REGISTRATIONS, db, key)? {

@@ -276,14 +276,21 @@ pub(super) mod wire {
         r.rest.is_empty().then_some(b)
     }
 
-    /// Only the `expires_at` of a record (0 when it has none, as in [`decode`]), for the
-    /// expiry sweep, which reads every binding: the other values are stepped over by their
-    /// length, their text not checked as UTF-8 (the sweep uses none of it). `None` for a
-    /// shape [`decode`] also leaves to rmp_serde.
-    pub(in crate::store) fn expires_at(bytes: &[u8]) -> Option<u64> {
+    /// What the sweeps read of a binding without decoding it: [`skim`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub(in crate::store) struct Skim {
+        pub expires_at: u64,
+        pub flags: u32,
+    }
+
+    /// Only the `expires_at` and `flags` of a record (0 when absent, as in [`decode`]), for
+    /// the sweeps that read every binding (expiry, NAT keep-alives): the other values are
+    /// stepped over by their length, their text not checked as UTF-8 (the sweeps use none
+    /// of it). `None` for a shape [`decode`] also leaves to rmp_serde.
+    pub(in crate::store) fn skim(bytes: &[u8]) -> Option<Skim> {
         let mut r = Rd { rest: bytes };
         let n = r.map_len()?;
-        let mut at = 0;
+        let mut out = Skim::default();
         let mut seen = 0u16;
         for _ in 0..n {
             let i = field(r.str_bytes()?)?;
@@ -293,8 +300,9 @@ pub(super) mod wire {
             }
             seen |= bit;
             match i {
-                2 => at = r.uint()?,
-                3 | 5 | 8 | 11 => {
+                2 => out.expires_at = r.uint()?,
+                11 => out.flags = u32::try_from(r.uint()?).ok()?,
+                3 | 5 | 8 => {
                     r.uint()?;
                 }
                 6 if r.rest.first() == Some(&0xc0) => {
@@ -310,7 +318,7 @@ pub(super) mod wire {
                 }
             }
         }
-        r.rest.is_empty().then_some(at)
+        r.rest.is_empty().then_some(out)
     }
 
     /// The index in [`FIELDS`] of a key, compared as bytes (a match is ASCII, so valid
@@ -481,7 +489,7 @@ pub struct DestState {
 
 #[cfg(test)]
 mod tests {
-    use super::wire::{decode, encode, expires_at};
+    use super::wire::{decode, encode, skim, Skim};
     use super::*;
 
     /// Every field set (a literal without `..Default::default()`: a new field must be
@@ -666,52 +674,68 @@ mod tests {
         assert!(accepted > 1000, "{accepted}");
     }
 
-    /// What the expiry sweep reads of a record through rmp_serde (every other field
-    /// ignored), which the hand reader must agree with.
+    /// What the sweeps read of a record through rmp_serde (every other field ignored),
+    /// which the hand reader must agree with.
     #[derive(Deserialize, Default, Debug, PartialEq)]
     #[serde(default)]
-    struct ExpiryOnly {
+    struct SkimOnly {
         expires_at: u64,
+        flags: u32,
+    }
+
+    fn skimmed(b: &Binding) -> Skim {
+        Skim {
+            expires_at: b.expires_at,
+            flags: b.flags,
+        }
     }
 
     #[test]
-    fn expires_at_reads_what_decode_reads() {
+    fn skim_reads_what_decode_reads() {
         for b in variants() {
             let bytes = rmp_serde::to_vec_named(&b).unwrap();
-            assert_eq!(expires_at(&bytes), Some(b.expires_at), "{b:?}");
+            assert_eq!(skim(&bytes), Some(skimmed(&b)), "{b:?}");
         }
-        assert_eq!(expires_at(&[0x80]), Some(0));
+        assert_eq!(skim(&[0x80]), Some(Skim::default()));
         // Left to rmp_serde like decode does: array form, unknown field, a field twice,
-        // trailing bytes, truncation.
-        assert_eq!(expires_at(&rmp_serde::to_vec(&full()).unwrap()), None);
+        // trailing bytes, truncation, flags beyond u32.
+        assert_eq!(skim(&rmp_serde::to_vec(&full()).unwrap()), None);
         assert_eq!(
-            expires_at(&[0x81, 0xa6, b'f', b'u', b't', b'u', b'r', b'e', 1]),
+            skim(&[0x81, 0xa6, b'f', b'u', b't', b'u', b'r', b'e', 1]),
             None
         );
-        assert_eq!(expires_at(&[0x82, 0xa1, b'q', 1, 0xa1, b'q', 2]), None);
+        assert_eq!(skim(&[0x82, 0xa1, b'q', 1, 0xa1, b'q', 2]), None);
+        let big_flags = [
+            0x81, 0xa5, b'f', b'l', b'a', b'g', b's', 0xcf, 0, 0, 0, 1, 0, 0, 0, 0,
+        ];
+        assert_eq!(skim(&big_flags), None);
         let named = rmp_serde::to_vec_named(&full()).unwrap();
         let mut trailing = named.clone();
         trailing.push(0);
-        assert_eq!(expires_at(&trailing), None);
+        assert_eq!(skim(&trailing), None);
         for n in 0..named.len() {
-            assert_eq!(expires_at(named.get(..n).unwrap()), None, "{n}");
+            assert_eq!(skim(named.get(..n).unwrap()), None, "{n}");
         }
     }
 
-    /// Whatever the expiry reader accepts, rmp_serde reads the same expiry from; and it
-    /// accepts everything the full hand decoder accepts.
+    /// Whatever the skim reader accepts, rmp_serde reads the same expiry and flags from; and
+    /// it accepts everything the full hand decoder accepts.
     #[test]
-    fn expires_at_never_disagrees_with_rmp_serde() {
+    fn skim_never_disagrees_with_rmp_serde() {
         let mut accepted = 0;
         for_mutated_records(0x9e37_79b9_7f4a_7c15, |bytes| {
-            let fast = expires_at(bytes);
+            let fast = skim(bytes);
             if let Some(full) = decode(bytes) {
-                assert_eq!(fast, Some(full.expires_at), "{bytes:02x?}");
+                assert_eq!(fast, Some(skimmed(&full.to_binding())), "{bytes:02x?}");
             }
-            if let Some(at) = fast {
+            if let Some(s) = fast {
                 accepted += 1;
-                let slow: ExpiryOnly = rmp_serde::from_slice(bytes).unwrap();
-                assert_eq!(slow.expires_at, at, "{bytes:02x?}");
+                let slow: SkimOnly = rmp_serde::from_slice(bytes).unwrap();
+                assert_eq!(
+                    (slow.expires_at, slow.flags),
+                    (s.expires_at, s.flags),
+                    "{bytes:02x?}"
+                );
             }
         });
         assert!(accepted > 1000, "{accepted}");
