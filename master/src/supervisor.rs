@@ -428,9 +428,10 @@ impl Master {
                 }
             }
             self.finish_gathers(&mut gathers, &mut conns, &poll);
-            // The store is opened NO_SYNC: flush it once a second, so a power cut loses at
-            // most the last second of registrations and counters.
-            if self.last_sync.elapsed() >= Duration::from_secs(1) {
+            // The store is opened NO_SYNC: flush it every `store.sync_interval_ms`, so a
+            // power cut loses at most that much of registrations and counters.
+            if self.last_sync.elapsed() >= Duration::from_millis(self.config.store.sync_interval_ms)
+            {
                 self.last_sync = Instant::now();
                 if let Err(e) = self.store.sync() {
                     tracing::warn!(error = %e, "store flush failed");
