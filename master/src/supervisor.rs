@@ -125,6 +125,8 @@ pub struct Master {
     last_binding_sweep: Instant,
     /// Where the next slice of the binding expiry sweep starts (empty: the first binding).
     sweep_from: Vec<u8>,
+    /// Bindings per slice in the current pass ([`shared::store::expiry_slice`]).
+    sweep_slice: usize,
     /// Bindings expired so far in the current pass over the table.
     swept: usize,
 }
@@ -295,6 +297,7 @@ impl Master {
             last_sweep: Instant::now(),
             last_binding_sweep: Instant::now(),
             sweep_from: Vec::new(),
+            sweep_slice: shared::store::EXPIRY_SLICE,
             swept: 0,
         })
     }
@@ -447,8 +450,8 @@ impl Master {
                     tracing::warn!(error = %e, "counter expiry sweep failed");
                 }
             }
-            // The registrar's expiry sweep: a slice of `EXPIRY_SLICE` bindings a second, so a
-            // pass over 1,000,000 takes 50 s.
+            // The registrar's expiry sweep: a slice a second, sized so a pass takes about
+            // `EXPIRY_PASS_SECS` (50 s at 1,000,000 bindings).
             if self.last_binding_sweep.elapsed() >= Duration::from_secs(1) {
                 self.last_binding_sweep = Instant::now();
                 self.sweep_bindings(unix_now());
@@ -906,9 +909,16 @@ impl Master {
     /// One slice of the binding expiry sweep; a line at the end of each pass that expired
     /// something.
     fn sweep_bindings(&mut self, now: u64) {
+        if self.sweep_from.is_empty() {
+            // A new pass: size its slices to the table.
+            self.sweep_slice = match self.store.count_bindings() {
+                Ok(n) => shared::store::expiry_slice(n),
+                Err(_) => shared::store::EXPIRY_SLICE,
+            };
+        }
         match self
             .store
-            .expire_bindings_slice(&self.sweep_from, shared::store::EXPIRY_SLICE, now)
+            .expire_bindings_slice(&self.sweep_from, self.sweep_slice, now)
         {
             Ok((n, next)) => {
                 self.swept += n;

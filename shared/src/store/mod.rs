@@ -219,6 +219,21 @@ impl Drop for WriteGuard {
 /// costs a few ms and blocks nobody.
 pub const EXPIRY_SLICE: usize = 20_000;
 
+/// Seconds one expiry pass is spread over when the table is small enough: reading all
+/// bindings each second cost the master 3 ms/s at 80,000 bindings (0.4 µs per REGISTER at
+/// 8,000/s) for nothing, since lookups skip expired bindings anyway. Kamailio's usrloc
+/// timer runs every 60 s by default.
+pub const EXPIRY_PASS_SECS: usize = 30;
+
+/// Bindings per one-second slice of a pass over a table of `bindings`: the whole table in
+/// [`EXPIRY_PASS_SECS`], at least 1,000 (a small table is swept each second) and at most
+/// [`EXPIRY_SLICE`] (a pass over 1,000,000 then takes 50 s).
+pub fn expiry_slice(bindings: usize) -> usize {
+    bindings
+        .div_ceil(EXPIRY_PASS_SECS)
+        .clamp(1_000, EXPIRY_SLICE)
+}
+
 impl Store {
     /// Opens (creating when missing) the store in `dir` with the default options and a map of
     /// `map_size_mb` MiB.

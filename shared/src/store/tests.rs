@@ -860,3 +860,13 @@ fn flagged_sweep_in_slices() {
         .unwrap();
     assert_eq!((none, next), (0, None));
 }
+
+#[test]
+fn expiry_slices_spread_a_pass() {
+    assert_eq!(expiry_slice(0), 1_000);
+    assert_eq!(expiry_slice(1_000), 1_000);
+    // 80,000 bindings: a pass of 30 slices, not 4.
+    assert_eq!(expiry_slice(80_000), 2_667);
+    assert!(80_000usize.div_ceil(expiry_slice(80_000)) <= EXPIRY_PASS_SECS);
+    assert_eq!(expiry_slice(1_000_000), EXPIRY_SLICE);
+}
