@@ -283,25 +283,16 @@ fn cursor_scan<'txn>(
     }
 }
 
-/// Only the expiry and flags of a binding, so the sweeps skip decoding the strings.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct BindingSkim {
-    expires_at: u64,
-    flags: u32,
-}
-
 /// What one slice of a sweep found: the keys it picked, and where the next slice starts.
 pub(super) type SweepSlice = (Vec<Vec<u8>>, Option<Vec<u8>>);
 
 /// A binding's `expires_at` and `flags`: the hand reader first, serde (skipping the rest)
 /// otherwise.
-fn binding_skim(cx: &Ctx, key: &[u8], bytes: &[u8]) -> Result<(u64, u32), StoreError> {
-    if let Some(s) = wire::skim(bytes) {
-        return Ok((s.expires_at, s.flags));
+fn binding_skim(cx: &Ctx, key: &[u8], bytes: &[u8]) -> Result<wire::Skim, StoreError> {
+    match wire::skim(bytes) {
+        Some(s) => Ok(s),
+        None => cx.decode(REGISTRATIONS, key, bytes),
     }
-    let e: BindingSkim = cx.decode(REGISTRATIONS, key, bytes)?;
-    Ok((e.expires_at, e.flags))
 }
 
 /// Only the end of a ban.
@@ -463,7 +454,7 @@ impl<'a, T: Transaction> View<'a, T> {
             &[],
             from,
             limit,
-            |k, v| Ok(binding_skim(cx, k, v)?.0 <= now),
+            |k, v| Ok(binding_skim(cx, k, v)?.expires_at <= now),
         )
     }
 
@@ -539,8 +530,8 @@ impl<'a, T: Transaction> View<'a, T> {
                 if !mine(k) {
                     return Ok(false);
                 }
-                let (at, fl) = binding_skim(cx, k, v)?;
-                if fl & flags != 0 && at > now {
+                let s = binding_skim(cx, k, v)?;
+                if s.flags & flags != 0 && s.expires_at > now {
                     self.with_binding(k, v, &mut f)?;
                 }
                 Ok(false)
@@ -987,7 +978,7 @@ impl Writer<'_, '_> {
         let mut n = 0;
         for key in keys {
             let expired = match self.view().get_raw(REGISTRATIONS, db, key)? {
-                Some(v) => binding_skim(self.cx, key, v)?.0 <= now,
+                Some(v) => binding_skim(self.cx, key, v)?.expires_at <= now,
                 None => false,
             };
             if expired && self.del_raw(REGISTRATIONS, db, key)? {
