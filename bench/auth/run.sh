@@ -33,7 +33,7 @@ measure() {
         -m "$CALLS" -r "$RATE" -nostdin -timeout 120s -trace_stat -stf "$OUT/$name.csv" \
         >"$OUT/$name.sipp" 2>&1 && rc=0 || rc=$?
     local after; after=$(cpu $pids)
-    local us=$(( (after - before) * 1000000 / TICK / CALLS ))
+    local us; us=$(echo "scale=1; ($after - $before) * 1000000 / $TICK / $CALLS" | bc)
     # SIPp exits 0 only when every flow succeeded.
     echo "RESULT proxy=$name rate=$RATE flows=$CALLS sipp_rc=$rc proxy_us_flow=$us" | tee -a "$OUT/summary.txt"
 }
@@ -53,6 +53,6 @@ sleep 2
 measure kamailio $(pgrep -x kamailio)
 kill "$K"; wait "$K" 2>/dev/null || true
 
-S=$(grep 'proxy=sipedge' "$OUT/summary.txt" | grep -o 'proxy_us_flow=[0-9]*' | cut -d= -f2)
-K=$(grep 'proxy=kamailio' "$OUT/summary.txt" | grep -o 'proxy_us_flow=[0-9]*' | cut -d= -f2)
+S=$(grep 'proxy=sipedge' "$OUT/summary.txt" | grep -o 'proxy_us_flow=[0-9.]*' | cut -d= -f2)
+K=$(grep 'proxy=kamailio' "$OUT/summary.txt" | grep -o 'proxy_us_flow=[0-9.]*' | cut -d= -f2)
 echo "RATIO auth-register rate=$RATE sipedge_us_flow=$S kamailio_us_flow=$K kamailio/sipedge=$(echo "scale=2; $K / $S" | bc)" | tee -a "$OUT/summary.txt"

@@ -129,6 +129,8 @@ pub struct Master {
     sweep_slice: usize,
     /// Bindings expired so far in the current pass over the table.
     swept: usize,
+    /// Digest nonce-counts, shared with every worker forked from here.
+    nonces: shared::nonces::NonceTable,
 }
 
 impl Master {
@@ -272,6 +274,14 @@ impl Master {
                 })
                 .map_err(|e| e.to_string())?;
         }
+        // Mapped before any fork so that every worker, a respawned one too, shares it; its
+        // size is fixed until the next start.
+        let nonces = shared::nonces::NonceTable::new(config.auth.nonce_slots).map_err(|e| {
+            format!(
+                "cannot map the nonce-count table ({} slots): {e}",
+                config.auth.nonce_slots
+            )
+        })?;
         let ctl_path = PathBuf::from(&config.admin.ctl_socket);
         let ctl = bind_ctl(&ctl_path)?;
         tracing::info!(path = %ctl_path.display(), "ctl socket listening");
@@ -298,6 +308,7 @@ impl Master {
             last_binding_sweep: Instant::now(),
             sweep_from: Vec::new(),
             sweep_slice: shared::store::EXPIRY_SLICE,
+            nonces,
             swept: 0,
         })
     }
@@ -633,15 +644,17 @@ impl Master {
             || new.worker_count() != self.slots.len()
             || new.admin != self.config.admin
             || new.store != self.config.store
+            || new.auth.nonce_slots != self.config.auth.nonce_slots
         {
             tracing::warn!(
-                "listener, worker-count, admin and store changes need a restart; applying the rest"
+                "listener, worker-count, admin, store and auth.nonce_slots changes need a restart; applying the rest"
             );
         }
         let mut applied = new;
         applied.listen = self.config.listen.clone();
         applied.admin = self.config.admin.clone();
         applied.store = self.config.store.clone();
+        applied.auth.nonce_slots = self.config.auth.nonce_slots;
         applied.general.workers = self.slots.len();
         self.config = applied;
         self.config_text = text;
@@ -685,6 +698,7 @@ impl Master {
                 peers,
                 master: self.master_outbox.try_clone()?,
                 config: self.config.clone(),
+                nonces: self.nonces.clone(),
                 reopen_logs: Box::new(move || {
                     if let Err(e) = logging.reopen() {
                         tracing::error!(error = %e, "cannot reopen log file");
@@ -937,34 +951,15 @@ impl Master {
         }
     }
 
-    /// Drop nonce-counts of nonces past any use, and flood / failed-auth windows that ended.
+    /// Drop flood / failed-auth windows that ended.
     fn expire_counters(&self, now: u64) -> Result<usize, shared::store::StoreError> {
-        let nonce_life = self.config.auth.nonce_ttl.saturating_mul(2);
         let window_life = self
             .config
             .auth
             .lockout_seconds
             .max(self.config.security.flood_window)
             .saturating_mul(2);
-        // Nonce-counts sort by issue time, so each slice reads only expired keys and stops at
-        // the first live one; slices are separate write transactions so that a backlog of
-        // millions never holds the writer lock for long.
         let mut n = 0;
-        loop {
-            let (gone, more) = self.store.write(|w| {
-                w.delete_counters_while(b"nc/", shared::store::EXPIRY_SLICE, |k| {
-                    // nc/<16 hex digits of the nonce's issue time>...
-                    k.get(3..19)
-                        .and_then(|h| std::str::from_utf8(h).ok())
-                        .and_then(|h| u64::from_str_radix(h, 16).ok())
-                        .is_none_or(|ts| ts.saturating_add(nonce_life) < now)
-                })
-            })?;
-            n += gone;
-            if !more {
-                break;
-            }
-        }
         // Flood and failed-auth windows are keyed by source or user: every key is read, a
         // slice per write transaction (an attack from many addresses leaves many).
         for prefix in [&b"flood/"[..], &b"authfail/"[..]] {

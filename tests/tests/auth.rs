@@ -151,6 +151,16 @@ fn sha256_and_md5_wrong_password_replay_and_stale() {
         Some(("wonderland", &nonce, Alg::Sha256, "00000001")),
     );
     assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+    // That REGISTER retransmitted (as if our 200 were lost): the same count in the same
+    // transaction, answered 200 again rather than challenged as a replay.
+    let r = register(
+        &p,
+        s.addr,
+        "alice",
+        2,
+        Some(("wonderland", &nonce, Alg::Sha256, "00000001")),
+    );
+    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
     let r = register(
         &p,
         s.addr,
@@ -233,6 +243,15 @@ fn sha256_and_md5_wrong_password_replay_and_stale() {
         let inv = format!("INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKok{i};rport\r\nMax-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=i{i}\r\nTo: <sip:trunk@127.0.0.1>\r\nCall-ID: inv-ok-{i}\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{me}>\r\nProxy-Authorization: Digest username=\"alice\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm=MD5, qop=auth, nc={nc}, cnonce=\"c0ffee\"\r\nContent-Length: 0\r\n\r\n");
         let r = exchange(&p, s.addr, inv.as_bytes(), Duration::from_secs(2)).unwrap();
         assert_eq!(status_of(&r), Some(100), "{}", String::from_utf8_lossy(&r));
+    }
+    // Each of those counts replayed in a new transaction (new Call-IDs, so again owned by
+    // both workers, mostly not the one that accepted the count): challenged, 407.
+    for i in 1..=6u32 {
+        let nc = format!("{i:08x}");
+        let resp = auth::response(Alg::Md5, &ha1, &nonce, &nc, "c0ffee", "INVITE", uri);
+        let inv = format!("INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKre{i};rport\r\nMax-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=r{i}\r\nTo: <sip:trunk@127.0.0.1>\r\nCall-ID: inv-replay-{i}\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{me}>\r\nProxy-Authorization: Digest username=\"alice\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm=MD5, qop=auth, nc={nc}, cnonce=\"c0ffee\"\r\nContent-Length: 0\r\n\r\n");
+        let r = exchange(&p, s.addr, inv.as_bytes(), Duration::from_secs(2)).unwrap();
+        assert_eq!(status_of(&r), Some(407), "{}", String::from_utf8_lossy(&r));
     }
 
     // The trunk answers the last one; the caller's ACK (no Route: a UA that ignores
@@ -362,6 +381,14 @@ fn sipp_registers_with_md5_digest_credentials() {
     assert_eq!((r.successful, r.failed), (0, 5), "{r:?}");
 }
 
+/// The nonce of the challenge a REGISTER without credentials gets (a nonce only counts once
+/// it was handed out: one merely signed with the secret is stale).
+fn challenged(p: &UdpSocket, to: SocketAddr, user: &str, cseq: u32) -> String {
+    let r = register(p, to, user, cseq, None);
+    assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
+    param(header(&r, "WWW-Authenticate:")[0], "nonce").unwrap()
+}
+
 #[test]
 fn repeated_wrong_passwords_lock_out_and_the_lockout_expires() {
     let dir = scratch_dir("auth-lockout");
@@ -376,7 +403,7 @@ fn repeated_wrong_passwords_lock_out_and_the_lockout_expires() {
     while !now().is_multiple_of(3) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let nonce = auth::nonce(&cfg(), SECRET.as_bytes(), now(), 5);
+    let nonce = challenged(&p, s.addr, "bob", 100);
     for i in 1..=3 {
         let r = register(
             &p,
@@ -403,7 +430,7 @@ fn repeated_wrong_passwords_lock_out_and_the_lockout_expires() {
     );
     // The window ends: the right password works again.
     std::thread::sleep(Duration::from_secs(3));
-    let nonce = auth::nonce(&cfg(), SECRET.as_bytes(), now(), 6);
+    let nonce = challenged(&p, s.addr, "bob", 101);
     let r = register(
         &p,
         s.addr,

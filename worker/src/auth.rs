@@ -1,11 +1,13 @@
 //! Digest authentication (RFC 3261 §22, RFC 7616, RFC 8760) with stateless nonces that every
-//! worker can verify, nonce-count replay protection in the shared store, and credentials from
-//! the store's subscriber table (HA1 per algorithm).
+//! worker can verify, nonce-count replay protection in the table all workers share
+//! ([`shared::nonces`]), and credentials from the store's subscriber table (HA1 per
+//! algorithm).
 //!
 //! Nonce: 16 hex digits of the Unix time it was issued, 16 of a value unique to the challenge
-//! (every challenge gets its own nonce, so nonce-counts of different clients never collide),
-//! then 16 hex digits of an HMAC-SHA256 of both and the realm under the shared secret. A nonce whose MAC is wrong is ignored
-//! (a new challenge); one older than `nonce_ttl` gets a challenge with `stale=true`.
+//! (its slot in the nonce-count table and a tag, so nonce-counts of different clients never
+//! collide), then 16 hex digits of an HMAC-SHA256 of both and the realm under the shared
+//! secret. A nonce whose MAC is wrong is ignored (a new challenge); one older than
+//! `nonce_ttl`, or whose slot went to a later challenge, gets a challenge with `stale=true`.
 //! An unknown user, a disabled one and a wrong password all get the same fresh challenge, so
 //! nothing tells an attacker which user names exist.
 
@@ -15,6 +17,7 @@ use hmac::{Hmac, Mac};
 use md5::Md5;
 use proto::{HeaderKind, Message};
 use sha2::{Digest, Sha256};
+use shared::nonces::{NcCheck, NonceTable};
 use shared::store::{Store, Subscriber};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,8 +257,14 @@ pub fn nonce(cfg: &AuthConfig, secret: &[u8], now: u64, unique: u64) -> String {
     ascii_string(&nonce_bytes(cfg, secret, now, unique))
 }
 
+/// The unique part of a nonce: its slot in the nonce-count table, then its tag.
+pub fn nonce_unique(slot: u32, tag: u32) -> u64 {
+    (u64::from(slot) << 32) | u64::from(tag)
+}
+
 enum NonceCheck {
-    Fresh,
+    /// Signed by us, within `nonce_ttl`; its unique part.
+    Fresh(u64),
     Stale,
     Bad,
 }
@@ -279,7 +288,7 @@ fn check_nonce(cfg: &AuthConfig, secret: &[u8], nonce: &[u8], now: u64) -> Nonce
     if now.saturating_sub(ts) > cfg.nonce_ttl {
         NonceCheck::Stale
     } else {
-        NonceCheck::Fresh
+        NonceCheck::Fresh(unique)
     }
 }
 
@@ -332,12 +341,25 @@ fn utf8(v: Option<&[u8]>) -> Option<&str> {
     v.and_then(|b| std::str::from_utf8(b).ok())
 }
 
+/// The identity of the transaction `msg` belongs to (top Via branch, Call-ID, CSeq number):
+/// the same in every worker, so any of them tells a retransmission from a replay.
+fn txn_hash(msg: &Message<'_, '_>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // DefaultHasher::new() has fixed keys: the same value in every process.
+    let mut h = std::hash::DefaultHasher::new();
+    msg.top_via().and_then(|v| v.branch).hash(&mut h);
+    msg.call_id().hash(&mut h);
+    msg.cseq().map(|c| c.seq).hash(&mut h);
+    h.finish()
+}
+
 /// Check the credentials of `msg` (Authorization for a REGISTER, Proxy-Authorization for
 /// anything else).
 pub fn verify(
     cfg: &AuthConfig,
     secret: &[u8],
     store: &Store,
+    nonces: &NonceTable,
     msg: &Message<'_, '_>,
     src: std::net::IpAddr,
     now: u64,
@@ -380,15 +402,15 @@ pub fn verify(
             }
         },
     };
-    let stale = match check_nonce(cfg, secret, nonce, now) {
+    let unique = match check_nonce(cfg, secret, nonce, now) {
         NonceCheck::Bad => {
             return Verdict::Challenge {
                 stale: false,
                 why: "bad_nonce",
             }
         }
-        NonceCheck::Stale => true,
-        NonceCheck::Fresh => false,
+        NonceCheck::Stale => None,
+        NonceCheck::Fresh(unique) => Some(unique),
     };
     // qop=auth is offered and required (RFC 8760 has no digest without it).
     if c.qop.is_none_or(|q| !q.eq_ignore_ascii_case(b"auth")) {
@@ -406,7 +428,7 @@ pub fn verify(
     let Some(nc_value) = std::str::from_utf8(nc)
         .ok()
         .filter(|s| s.len() == 8)
-        .and_then(|s| u64::from_str_radix(s, 16).ok())
+        .and_then(|s| u32::from_str_radix(s, 16).ok())
     else {
         return Verdict::Challenge {
             stale: false,
@@ -490,31 +512,30 @@ pub fn verify(
             why: "wrong_credentials",
         };
     }
-    if stale {
+    let Some(unique) = unique else {
         return Verdict::Challenge {
             stale: true,
             why: "stale_nonce",
         };
-    }
-    // Replay: each (nonce, nc) once, in increasing order, whichever worker sees it.
-    let mut key = Vec::with_capacity(3 + nonce.len());
-    key.extend_from_slice(b"nc/");
-    key.extend_from_slice(nonce);
-    let fresh = store.write(|w| w.raise(&key, nc_value));
-    match fresh {
-        Ok(true) => {}
-        Ok(false) => {
+    };
+    // Replay: each (nonce, nc) once, in increasing order, whichever worker sees it. A
+    // REGISTER retransmitted because our 200 was lost repeats its count in the same
+    // transaction: that one passes (the registrar answers it again and changes nothing),
+    // where a request of any other method has its server transaction absorb it first.
+    let slot = (unique >> 32) as u32;
+    match nonces.use_count(slot, unique as u32, nc_value, txn_hash(msg), !proxy) {
+        NcCheck::Fresh | NcCheck::Retransmission => {}
+        NcCheck::Replayed => {
             return Verdict::Challenge {
                 stale: false,
                 why: "replayed_nc",
             }
         }
-        Err(e) => {
-            tracing::error!(error = %e, "nonce-count check failed");
+        NcCheck::Evicted => {
             return Verdict::Challenge {
-                stale: false,
-                why: "store_error",
-            };
+                stale: true,
+                why: "evicted_nonce",
+            }
         }
     }
     if cfg.match_from {
@@ -553,23 +574,40 @@ mod tests {
     }
 
     fn request(user: &str, nonce: &str, nc: &str, password: &str, alg: Alg) -> String {
+        request_as("REGISTER", user, nonce, nc, password, alg)
+    }
+
+    fn request_as(
+        method: &str,
+        user: &str,
+        nonce: &str,
+        nc: &str,
+        password: &str,
+        alg: Alg,
+    ) -> String {
         let c = cfg();
         let uri = "sip:example.com";
         let h1 = ha1(alg, user, &c.realm, password);
-        let resp = response(alg, &h1, nonce, nc, "xyz", "REGISTER", uri);
+        let resp = response(alg, &h1, nonce, nc, "xyz", method, uri);
+        let header = if method == "REGISTER" {
+            "Authorization"
+        } else {
+            "Proxy-Authorization"
+        };
         format!(
-            "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nFrom: <sip:{user}@example.com>;tag=1\r\nTo: <sip:{user}@example.com>\r\nCall-ID: a\r\nCSeq: 1 REGISTER\r\nAuthorization: Digest username=\"{user}\", realm=\"example.com\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm={}, qop=auth, nc={nc}, cnonce=\"xyz\"\r\nContent-Length: 0\r\n\r\n",
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nFrom: <sip:{user}@example.com>;tag=1\r\nTo: <sip:{user}@example.com>\r\nCall-ID: a\r\nCSeq: 1 {method}\r\n{header}: Digest username=\"{user}\", realm=\"example.com\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm={}, qop=auth, nc={nc}, cnonce=\"xyz\"\r\nContent-Length: 0\r\n\r\n",
             alg.name()
         )
     }
 
-    fn check(store: &Store, text: &str, now: u64) -> Verdict {
+    fn check(store: &Store, t: &NonceTable, text: &str, now: u64) -> Verdict {
         let mut h = [EMPTY_HEADER; 32];
         let m = Message::parse(text.as_bytes(), &mut h, &Limits::DEFAULT).unwrap();
         verify(
             &cfg(),
             &cfg().secret,
             store,
+            t,
             &m,
             "192.0.2.1".parse().unwrap(),
             now,
@@ -585,22 +623,39 @@ mod tests {
             .put_subscriber(&subscriber("alice", "example.com", "secret"))
             .unwrap();
         let c = cfg();
+        let t = NonceTable::new(1024).unwrap();
+        t.issue(0, 7);
         let n = nonce(&c, &c.secret, 1000, 7);
         for alg in [Alg::Sha256, Alg::Md5] {
-            let n = nonce(&c, &c.secret, 1000, alg as u64);
+            let slot = alg as u32 + 1;
+            t.issue(slot, 5);
+            let n = nonce(&c, &c.secret, 1000, nonce_unique(slot, 5));
             assert_eq!(
                 check(
                     &store,
+                    &t,
                     &request("alice", &n, "00000001", "secret", alg),
                     1010
                 ),
                 Verdict::Ok("alice".into())
             );
-            // The same nc again: a replay.
+            // The same request again: a retransmission of the REGISTER, answered again.
+            assert_eq!(
+                check(
+                    &store,
+                    &t,
+                    &request("alice", &n, "00000001", "secret", alg),
+                    1011
+                ),
+                Verdict::Ok("alice".into())
+            );
+            // The same nc in another transaction: a replay.
             assert!(matches!(
                 check(
                     &store,
-                    &request("alice", &n, "00000001", "secret", alg),
+                    &t,
+                    &request("alice", &n, "00000001", "secret", alg)
+                        .replace("z9hG4bK1", "z9hG4bK2"),
                     1011
                 ),
                 Verdict::Challenge {
@@ -611,6 +666,7 @@ mod tests {
             assert_eq!(
                 check(
                     &store,
+                    &t,
                     &request("alice", &n, "00000002", "secret", alg),
                     1012
                 ),
@@ -620,11 +676,13 @@ mod tests {
         // Wrong password and unknown user look the same.
         let wrong = check(
             &store,
+            &t,
             &request("alice", &n, "00000009", "guess", Alg::Md5),
             1013,
         );
         let unknown = check(
             &store,
+            &t,
             &request("mallory", &n, "00000009", "guess", Alg::Md5),
             1013,
         );
@@ -640,6 +698,7 @@ mod tests {
         assert_eq!(
             check(
                 &store,
+                &t,
                 &request("alice", &n, "00000010", "secret", Alg::Md5),
                 1000 + 301
             ),
@@ -653,6 +712,7 @@ mod tests {
         assert!(matches!(
             check(
                 &store,
+                &t,
                 &request("alice", &forged, "00000001", "secret", Alg::Md5),
                 1010
             ),
@@ -706,8 +766,75 @@ mod tests {
     }
 
     #[test]
+    fn only_a_register_may_repeat_its_count_and_a_reissued_slot_makes_the_nonce_stale() {
+        let store = temp_store("retrans");
+        let t = NonceTable::new(1024).unwrap();
+        let c = cfg();
+        t.issue(9, 77);
+        let n = nonce(&c, &c.secret, 1000, nonce_unique(9, 77));
+        // An INVITE sent twice with the same count: its server transaction absorbs a real
+        // retransmission before authentication, so here it is a replay.
+        let invite = request_as("INVITE", "alice", &n, "00000001", "secret", Alg::Md5);
+        assert_eq!(
+            check(&store, &t, &invite, 1001),
+            Verdict::Ok("alice".into())
+        );
+        assert_eq!(
+            check(&store, &t, &invite, 1001),
+            Verdict::Challenge {
+                stale: false,
+                why: "replayed_nc"
+            }
+        );
+        // A REGISTER retransmitted (our 200 lost) repeats its count in the same transaction:
+        // it passes, and the registrar answers it again.
+        let reg = request("alice", &n, "00000002", "secret", Alg::Md5);
+        assert_eq!(check(&store, &t, &reg, 1001), Verdict::Ok("alice".into()));
+        assert_eq!(check(&store, &t, &reg, 1001), Verdict::Ok("alice".into()));
+        // Another challenge took the slot: the nonce is stale, right password or not.
+        t.issue(9, 78);
+        let next = request("alice", &n, "00000003", "secret", Alg::Md5);
+        assert_eq!(
+            check(&store, &t, &next, 1001),
+            Verdict::Challenge {
+                stale: true,
+                why: "evicted_nonce"
+            }
+        );
+        // A nonce whose slot is past the table (a smaller table since it was issued).
+        let far = nonce(&c, &c.secret, 1000, nonce_unique(5000, 77));
+        assert_eq!(
+            check(
+                &store,
+                &t,
+                &request("alice", &far, "00000001", "secret", Alg::Md5),
+                1001
+            ),
+            Verdict::Challenge {
+                stale: true,
+                why: "evicted_nonce"
+            }
+        );
+        // Wrong credentials on a live nonce raise nothing: the right ones still pass.
+        t.issue(10, 1);
+        let n = nonce(&c, &c.secret, 1000, nonce_unique(10, 1));
+        let wrong = request("alice", &n, "00000001", "guess", Alg::Md5);
+        assert!(matches!(
+            check(&store, &t, &wrong, 1001),
+            Verdict::Challenge {
+                why: "wrong_credentials",
+                ..
+            }
+        ));
+        let right = request("alice", &n, "00000001", "secret", Alg::Md5);
+        assert_eq!(check(&store, &t, &right, 1001), Verdict::Ok("alice".into()));
+    }
+
+    #[test]
     fn upper_case_response_and_lockout() {
         let store = temp_store("lockout");
+        let t = NonceTable::new(1024).unwrap();
+        t.issue(0, 3);
         let c = cfg();
         let n = nonce(&c, &c.secret, 1000, 3);
         let text = request("alice", &n, "00000001", "secret", Alg::Sha256);
@@ -723,11 +850,11 @@ mod tests {
         );
         assert!(text.contains(&resp));
         let upper = text.replace(&resp, &resp.to_ascii_uppercase());
-        assert_eq!(check(&store, &upper, 1001), Verdict::Ok("alice".into()));
+        assert_eq!(check(&store, &t, &upper, 1001), Verdict::Ok("alice".into()));
         // One digit short: wrong.
         let short = text.replace(&resp, &resp[1..]);
         assert!(matches!(
-            check(&store, &short, 1001),
+            check(&store, &t, &short, 1001),
             Verdict::Challenge {
                 why: "wrong_credentials",
                 ..
@@ -744,6 +871,7 @@ mod tests {
                 &lc,
                 &lc.secret,
                 &store,
+                &t,
                 &m,
                 "192.0.2.9".parse().unwrap(),
                 1002,
@@ -814,7 +942,7 @@ mod tests {
                 assert_eq!(n, want);
                 assert!(matches!(
                     check_nonce(k, &k.secret, n.as_bytes(), now),
-                    NonceCheck::Fresh
+                    NonceCheck::Fresh(_)
                 ));
             }
             // Another secret does not verify it.
@@ -832,7 +960,7 @@ mod tests {
         // Upper-case digits parse to the same numbers, as before.
         assert!(matches!(
             check_nonce(&c, &c.secret, n.to_ascii_uppercase().as_bytes(), 1000),
-            NonceCheck::Fresh
+            NonceCheck::Fresh(_)
         ));
         let mut flipped = n.clone().into_bytes();
         flipped[47] = if flipped[47] == b'0' { b'1' } else { b'0' };

@@ -68,6 +68,8 @@ pub struct Setup {
     /// The master's inbox write end.
     pub master: Outbox,
     pub config: Config,
+    /// The nonce-count table of all workers (made by the master before the first fork).
+    pub nonces: shared::nonces::NonceTable,
     /// Reopens the log file (SIGUSR1 reaches workers as [`Control::ReopenLogs`]).
     pub reopen_logs: Box<dyn Fn()>,
 }
@@ -145,6 +147,7 @@ pub fn run(setup: Setup, stop: &AtomicBool) -> io::Result<Counters> {
             let mut p = Proxy::new(pcfg, dispatcher, setup.slot);
             p.set_worker_ports(worker_ports);
             p.attach_store(store);
+            p.attach_nonces(setup.nonces, setup.peers.len().max(1));
             p
         },
         sends: Sends::default(),

@@ -195,6 +195,11 @@ pub struct Proxy {
     /// The nonce secret the master generated into the store (used when `[auth] secret` is
     /// empty).
     stored_secret: Option<Vec<u8>>,
+    /// The nonce-count table every worker shares, the worker count (its slots are every
+    /// `workers`-th) and how many challenges this worker issued (plus a random start, so
+    /// a respawned worker does not reissue its predecessor's latest slots).
+    nonces: Option<(shared::nonces::NonceTable, usize)>,
+    challenges: u64,
     /// NAT keep-alive OPTIONS in flight: our branch → (aor, contact).
     keepalives: HashMap<Box<[u8]>, (String, String)>,
     /// Give-up time of each keep-alive sent, in sending order (all wait the same time, so
@@ -253,6 +258,8 @@ impl Proxy {
             store: None,
             reg_reply: None,
             stored_secret: None,
+            nonces: None,
+            challenges: seed,
             worker_ports: Vec::new(),
             local_only: false,
             needs_owner: false,
@@ -275,6 +282,12 @@ impl Proxy {
     pub fn attach_store(&mut self, store: shared::store::Store) {
         self.stored_secret = auth::stored_secret(&store);
         self.store = Some(store);
+    }
+
+    /// The nonce-count table the master made for all `workers` workers (without it,
+    /// authentication answers 500).
+    pub fn attach_nonces(&mut self, nonces: shared::nonces::NonceTable, workers: usize) {
+        self.nonces = Some((nonces, workers));
     }
 
     /// The worker's own sockets of `worker_ports` listeners: `(listener, socket index,
@@ -440,9 +453,9 @@ impl Proxy {
         if matches!(msg.method(), Some(Method::Ack | Method::Cancel)) {
             return Ok(());
         }
-        // For the nonce of a challenge, if one is sent.
-        let unique = self.next_unique();
-        let Some(store) = &self.store else {
+        // The tag of the nonce of a challenge, if one is sent.
+        let tag = u32::try_from(self.next_unique() >> 32).unwrap_or(1);
+        let (Some(store), Some((nonces, workers))) = (&self.store, &self.nonces) else {
             return Err((500, Reason::new("Credential Store Unavailable")));
         };
         let secret = if self.cfg.auth.secret.is_empty() {
@@ -454,7 +467,7 @@ impl Proxy {
             self.cfg.auth.secret.as_slice()
         };
         let now = unix_now();
-        match auth::verify(&self.cfg.auth, secret, store, msg, src.ip(), now) {
+        match auth::verify(&self.cfg.auth, secret, store, nonces, msg, src.ip(), now) {
             auth::Verdict::Ok(_) => {
                 shared::metrics::add(&mut self.stats.auth, "ok", 1);
                 Ok(())
@@ -466,6 +479,11 @@ impl Proxy {
             auth::Verdict::Challenge { stale, why } => {
                 shared::metrics::add(&mut self.stats.auth, why, 1);
                 let proxy = msg.method() != Some(Method::Register);
+                // The next slot of this worker's share of the ring, under a fresh tag.
+                let slot = nonces.slot_for(self.slot, *workers, self.challenges);
+                self.challenges = self.challenges.wrapping_add(1);
+                nonces.issue(slot, tag);
+                let unique = auth::nonce_unique(slot, tag);
                 let headers = auth::challenge(&self.cfg.auth, secret, proxy, stale, now, unique);
                 self.reg_reply = Some(RegReply {
                     status: if proxy { 407 } else { 401 },

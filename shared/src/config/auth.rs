@@ -6,6 +6,8 @@
 //! realm = "sipedge"                # the realm of challenges (HA1 values depend on it)
 //! algorithms = ["SHA-256", "MD5"]  # one challenge per algorithm, in this order
 //! nonce_ttl = 300                  # seconds a nonce is good for; older ones get stale=true
+//! nonce_slots = 1048576            # nonce-count table (16 bytes each, shared by all workers):
+//!                                  # challenges issued before a nonce goes stale early
 //! secret = ""                      # nonce key shared by all workers; empty: random per start
 //! match_from = true                # the authenticated user must be the From user
 //! lockout_threshold = 5            # failed attempts per source address or per user ...
@@ -22,6 +24,8 @@ pub struct Auth {
     pub realm: String,
     pub algorithms: Vec<String>,
     pub nonce_ttl: u64,
+    /// Slots of the shared nonce-count table (`shared::nonces`); read at start only.
+    pub nonce_slots: u32,
     pub secret: String,
     pub match_from: bool,
     pub lockout_threshold: u64,
@@ -34,6 +38,8 @@ impl Default for Auth {
             realm: "sipedge".into(),
             algorithms: vec!["SHA-256".into(), "MD5".into()],
             nonce_ttl: 300,
+            // 16 MiB: a nonce outlives nonce_ttl up to ~3,500 challenges a second.
+            nonce_slots: 1 << 20,
             secret: String::new(),
             match_from: true,
             lockout_threshold: 5,
@@ -77,6 +83,12 @@ pub fn validate(a: &Auth, err: &ErrFn<'_>) -> Result<(), ConfigError> {
         return Err(err(
             "auth.lockout_seconds".into(),
             format!("{} is outside 2..=86400", a.lockout_seconds),
+        ));
+    }
+    if !(1024..=(1 << 26)).contains(&a.nonce_slots) {
+        return Err(err(
+            "auth.nonce_slots".into(),
+            format!("{} is outside 1024..=67108864", a.nonce_slots),
         ));
     }
     if !a.secret.is_empty() && a.secret.len() < 16 {

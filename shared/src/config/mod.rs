@@ -568,5 +568,13 @@ mod tests {
         let c = load(&format!("{MINIMAL}[store]\nsync_interval_ms = 30000\n")).unwrap();
         assert_eq!(c.store.sync_interval_ms, 30_000);
         assert_eq!(load(MINIMAL).unwrap().store.sync_interval_ms, 1000);
+        let e = load(&format!("{MINIMAL}[auth]\nnonce_slots = 100\n")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "test.toml: auth.nonce_slots: 100 is outside 1024..=67108864"
+        );
+        let c = load(&format!("{MINIMAL}[auth]\nnonce_slots = 4096\n")).unwrap();
+        assert_eq!(c.auth.nonce_slots, 4096);
+        assert_eq!(load(MINIMAL).unwrap().auth.nonce_slots, 1 << 20);
     }
 }

@@ -324,24 +324,6 @@ fn counters_incr_get_reset() {
 }
 
 #[test]
-fn counter_raise_only_moves_up_and_writes_only_when_it_does() {
-    let (_d, s) = open();
-    let raise = |v| s.write(|w| w.raise(b"nc/x", v)).unwrap();
-    // Not above the missing count (0): no record is created.
-    assert!(!raise(0));
-    let txn = s.env().unwrap().begin_ro_txn().unwrap();
-    assert!(txn.get(s.tables.counters, b"nc/x").is_err());
-    drop(txn);
-    assert!(raise(1));
-    assert!(!raise(1), "the same count twice is a replay");
-    assert!(raise(5), "counts may skip");
-    assert!(!raise(3), "and never go back");
-    assert_eq!(s.get_counter(b"nc/x").unwrap(), 5);
-    assert!(raise(u64::MAX));
-    assert!(!raise(u64::MAX));
-}
-
-#[test]
 fn windowed_counters() {
     let (_d, s) = open();
     assert_eq!(s.get_window(b"w").unwrap(), None);
@@ -712,52 +694,6 @@ fn counters_can_be_expired_by_prefix_and_value() {
         Some((900, 7))
     );
     assert_eq!(s.read(|r| r.get_window(b"flood/1.2.3.4")).unwrap(), None);
-}
-
-#[test]
-fn counters_sorted_by_age_are_expired_up_to_the_first_live_one() {
-    let (_d, s) = open();
-    // Keys sort by their fixed-width hex time, as nonce-counts do.
-    for t in [1u64, 2, 3, 4, 50, 60] {
-        s.incr(format!("nc/{t:016x}-n").as_bytes(), 1).unwrap();
-    }
-    s.incr(b"other", 1).unwrap();
-    let old = |k: &[u8]| {
-        k.get(3..19)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u64::from_str_radix(h, 16).ok())
-            .is_some_and(|t| t < 10)
-    };
-    // A limit of 3 stops the first slice and says more may be due.
-    assert_eq!(
-        s.write(|w| w.delete_counters_while(b"nc/", 3, old))
-            .unwrap(),
-        (3, true)
-    );
-    // The next slice takes the last stale key and stops at the first live one.
-    assert_eq!(
-        s.write(|w| w.delete_counters_while(b"nc/", 3, old))
-            .unwrap(),
-        (1, false)
-    );
-    assert_eq!(
-        s.write(|w| w.delete_counters_while(b"nc/", 3, old))
-            .unwrap(),
-        (0, false)
-    );
-    for t in [1u64, 2, 3, 4] {
-        assert_eq!(
-            s.get_counter(format!("nc/{t:016x}-n").as_bytes()).unwrap(),
-            0
-        );
-    }
-    for t in [50u64, 60] {
-        assert_eq!(
-            s.get_counter(format!("nc/{t:016x}-n").as_bytes()).unwrap(),
-            1
-        );
-    }
-    assert_eq!(s.get_counter(b"other").unwrap(), 1);
 }
 
 #[test]

@@ -1012,17 +1012,6 @@ impl Writer<'_, '_> {
         Ok(new)
     }
 
-    /// Sets a plain counter to `value` when that is above its count (0 when missing), and
-    /// says whether it did; a `value` not above it writes nothing. The nonce-count check:
-    /// one read, and one write only for a fresh count.
-    pub fn raise(&mut self, key: &[u8], value: u64) -> Result<bool, StoreError> {
-        if value <= self.view().get_counter(key)? {
-            return Ok(false);
-        }
-        self.put_raw(COUNTERS, self.t.counters, key, &value.to_le_bytes())?;
-        Ok(true)
-    }
-
     /// Deletes a counter (plain or windowed); returns the plain value it had (0 when missing
     /// or windowed).
     pub fn reset_counter(&mut self, key: &[u8]) -> Result<u64, StoreError> {
@@ -1080,31 +1069,6 @@ impl Writer<'_, '_> {
             .view()
             .slice_where(COUNTERS, db, prefix, from, limit, |k, v| Ok(stale(k, v)))?;
         Ok((self.del_keys(COUNTERS, db, &keys)?, next))
-    }
-
-    /// Deletes counters under `prefix` in key order while `stale(key)` holds, at most
-    /// `limit`, and stops at the first that is not stale. For counters whose keys sort by
-    /// age (nonce-counts: a nonce starts with its issue time in fixed-width hex) a sweep so
-    /// reads only what expired, not the whole table. Returns how many went and whether the
-    /// limit stopped it (more may be due: call again in a new transaction).
-    pub fn delete_counters_while(
-        &mut self,
-        prefix: &[u8],
-        limit: usize,
-        mut stale: impl FnMut(&[u8]) -> bool,
-    ) -> Result<(usize, bool), StoreError> {
-        let db = self.t.counters;
-        let mut keys = Vec::new();
-        self.view()
-            .scan_while(COUNTERS, db, prefix, limit, |k, _| {
-                let go = stale(k);
-                if go {
-                    keys.push(k.to_vec());
-                }
-                Ok(go)
-            })?;
-        let full = keys.len() >= limit;
-        Ok((self.del_keys(COUNTERS, db, &keys)?, full))
     }
 
     // --- bans ---
