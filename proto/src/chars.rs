@@ -152,9 +152,55 @@ pub fn parse_u32(s: &[u8]) -> Option<u32> {
     u32::try_from(v).ok()
 }
 
+/// The decimal digits of `n` in `buf`: what `Display` writes, without the formatting
+/// machinery (status codes, ports, lengths and expiries are written for most messages).
+pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        if v == 0 || i == 0 {
+            break;
+        }
+    }
+    buf.get(i..).unwrap_or_default()
+}
+
+/// Appends `n` in decimal (see [`decimal`]).
+pub fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(decimal(n, &mut [0; 20]));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_as_display_writes_them() {
+        for n in [
+            0u64,
+            1,
+            7,
+            9,
+            10,
+            99,
+            100,
+            486,
+            5060,
+            65_535,
+            12_345,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
 
     #[test]
     fn u32_bounds() {

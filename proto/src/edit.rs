@@ -9,7 +9,6 @@
 //! The bytes of all edits live in one arena owned by [`Edits`]; keep one `Edits` per worker
 //! and `clear` it between messages, and the steady state allocates nothing.
 
-use core::fmt::Write as _;
 use core::ops::Range;
 
 use crate::header::HeaderKind;
@@ -294,10 +293,11 @@ impl<'m, 'b, 'h> Editor<'m, 'b, 'h> {
 
     /// Set Max-Forwards, adding the header when absent.
     pub fn set_max_forwards(&mut self, n: u32) -> Result<(), EditError> {
-        let num = itoa_buf(n);
+        let mut buf = [0; 20];
+        let num = crate::chars::decimal(u64::from(n), &mut buf);
         match self.msg.header(HeaderKind::MaxForwards) {
-            Some(h) => self.replace_value(h, num.as_bytes())?,
-            None => self.add_header(b"Max-Forwards", num.as_bytes()),
+            Some(h) => self.replace_value(h, num)?,
+            None => self.add_header(b"Max-Forwards", num),
         }
         Ok(())
     }
@@ -305,10 +305,11 @@ impl<'m, 'b, 'h> Editor<'m, 'b, 'h> {
     /// Replace the body and its Content-Length (added when absent). Content-Type is the
     /// caller's business.
     pub fn set_body(&mut self, body: &[u8]) -> Result<(), EditError> {
-        let len = itoa_buf(u32::try_from(body.len()).map_err(|_| EditError::OutOfRange)?);
+        let mut buf = [0; 20];
+        let len = crate::chars::decimal(body.len() as u64, &mut buf);
         match self.msg.header(HeaderKind::ContentLength) {
-            Some(h) => self.replace_value(h, len.as_bytes())?,
-            None => self.add_header(b"Content-Length", len.as_bytes()),
+            Some(h) => self.replace_value(h, len)?,
+            None => self.add_header(b"Content-Length", len),
         }
         let body_range = self.msg.head_end()..self.msg.range().end;
         self.edits.replace(body_range, body);
@@ -319,39 +320,6 @@ impl<'m, 'b, 'h> Editor<'m, 'b, 'h> {
     /// Write the edited message to `out` (appended).
     pub fn finish(self, out: &mut Vec<u8>) -> Result<(), EditError> {
         self.edits.apply(self.msg.buffer(), self.msg.range(), out)
-    }
-}
-
-/// Decimal text of `n` without allocating.
-fn itoa_buf(n: u32) -> NumText {
-    let mut t = NumText {
-        buf: [0; 10],
-        len: 0,
-    };
-    let _ = write!(t, "{n}");
-    t
-}
-
-struct NumText {
-    buf: [u8; 10],
-    len: usize,
-}
-
-impl NumText {
-    fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
-    }
-}
-
-impl core::fmt::Write for NumText {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let dst = self
-            .buf
-            .get_mut(self.len..self.len + s.len())
-            .ok_or(core::fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len += s.len();
-        Ok(())
     }
 }
 

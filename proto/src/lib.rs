@@ -16,7 +16,8 @@
 //! bounds (the crate denies `unwrap`, `expect`, indexing and `unsafe`).
 
 pub(crate) mod chars;
-pub use chars::parse_u32;
+/// Numbers as text and back, without the formatter (hot paths read and write them).
+pub use chars::{decimal, parse_u32, push_decimal};
 pub mod check;
 pub mod edit;
 pub mod error;

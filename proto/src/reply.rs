@@ -8,6 +8,7 @@
 use core::net::{IpAddr, SocketAddr};
 use std::io::Write as _;
 
+use crate::chars::push_decimal;
 use crate::header::HeaderKind;
 use crate::message::Message;
 
@@ -23,8 +24,11 @@ pub fn write_response(
     extra: &[&[u8]],
     out: &mut Vec<u8>,
 ) {
-    // Writing into a Vec cannot fail; the results are ignored for that reason.
-    let _ = write!(out, "SIP/2.0 {code} {reason}\r\n");
+    out.extend_from_slice(b"SIP/2.0 ");
+    push_decimal(out, u64::from(code));
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
     let mut first = true;
     for h in req.headers_of(HeaderKind::Via) {
         out.extend_from_slice(b"Via: ");
@@ -118,15 +122,22 @@ fn write_top_via(
             // RFC 5118 §4.5: IPv6 in received is written bracketed by most stacks; both
             // forms must be accepted, we write the bracketed one.
             IpAddr::V6(v6) => {
+                // Writing into a Vec cannot fail.
                 let _ = write!(out, "[{v6}]");
             }
             IpAddr::V4(v4) => {
-                let _ = write!(out, "{v4}");
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    push_decimal(out, u64::from(octet));
+                }
             }
         }
     }
     if need_rport {
-        let _ = write!(out, ";rport={}", source.port());
+        out.extend_from_slice(b";rport=");
+        push_decimal(out, u64::from(source.port()));
     }
     out.extend_from_slice(header_value.get(top_end..).unwrap_or_default());
 }

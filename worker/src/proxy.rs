@@ -765,7 +765,15 @@ impl Proxy {
     /// §16.3 step 4: a Via of ours carrying the same loop hash means this very request came
     /// back unchanged (a spiral changes the Request-URI or the Route set, so its hash).
     fn is_loop(&self, msg: &Message<'_, '_>) -> bool {
-        let mut mine = msg.vias().filter_map(|v| v.branch).filter_map(loop_hash_of);
+        let mut mine = msg
+            .vias()
+            .filter_map(|v| v.branch)
+            .filter_map(loop_hash_of)
+            .peekable();
+        // Most requests carry no Via of ours: then the hash of the request is not needed.
+        if mine.peek().is_none() {
+            return false;
+        }
         let h = loop_hash(msg);
         mine.any(|x| x == h)
     }
@@ -2189,8 +2197,16 @@ fn find_unique(bytes: &[u8]) -> Option<usize> {
     Some(branch_start(bytes)? + BRANCH_LEN - UNIQUE_LEN)
 }
 
+/// `v` as 16 lower-case hex digits (`{v:016x}`, without the formatter: two per relayed
+/// request).
 fn write_hex(v: u64, out: &mut Vec<u8>) {
-    let _ = write!(out, "{v:016x}");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    for (i, d) in digits.iter_mut().enumerate() {
+        let nibble = (v >> (60 - 4 * i)) & 0xf;
+        *d = HEX.get(nibble as usize).copied().unwrap_or(b'0');
+    }
+    out.extend_from_slice(&digits);
 }
 
 fn join_values(values: &[&[u8]]) -> Vec<u8> {
@@ -2250,4 +2266,26 @@ fn write_in_dialog_request(
     out.push(b' ');
     out.extend_from_slice(method);
     out.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_hex;
+
+    #[test]
+    fn hex_as_the_formatter_writes_it() {
+        for v in [
+            0u64,
+            1,
+            0xf,
+            0x10,
+            0xdead_beef,
+            0x0123_4567_89ab_cdef,
+            u64::MAX,
+        ] {
+            let mut out = b"z9hG4bK".to_vec();
+            write_hex(v, &mut out);
+            assert_eq!(out, format!("z9hG4bK{v:016x}").into_bytes());
+        }
+    }
 }

@@ -288,10 +288,10 @@ fn contact_line(out: &mut Vec<u8>, contact: &str, left: u64, q: u16) {
     out.extend_from_slice(b"Contact: <");
     out.extend_from_slice(contact.as_bytes());
     out.extend_from_slice(b">;expires=");
-    push_dec(out, left);
+    proto::push_decimal(out, left);
     if q != 1000 {
         out.extend_from_slice(b";q=");
-        push_dec(out, u64::from(q / 1000));
+        proto::push_decimal(out, u64::from(q / 1000));
         let frac = q % 1000;
         out.extend_from_slice(&[
             b'.',
@@ -301,28 +301,6 @@ fn contact_line(out: &mut Vec<u8>, contact: &str, left: u64, q: u16) {
         ]);
     }
     out.extend_from_slice(b"\r\n");
-}
-
-/// The decimal digits of `n`, in `buf`.
-fn dec(n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    let mut v = n;
-    loop {
-        i -= 1;
-        if let Some(d) = buf.get_mut(i) {
-            *d = b'0' + (v % 10) as u8;
-        }
-        v /= 10;
-        if v == 0 || i == 0 {
-            break;
-        }
-    }
-    buf.get(i..).unwrap_or_default()
-}
-
-/// Appends `n` in decimal (what `write!(out, "{n}")` writes, without the formatter).
-fn push_dec(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(dec(n, &mut [0; 20]));
 }
 
 /// Room for the longest IPv4 `ip:port`.
@@ -570,22 +548,7 @@ mod tests {
     }
 
     #[test]
-    fn decimal_and_address_text() {
-        for n in [
-            0u64,
-            1,
-            9,
-            10,
-            99,
-            100,
-            12_345,
-            u64::from(u32::MAX),
-            u64::MAX,
-        ] {
-            let mut out = b"x".to_vec();
-            push_dec(&mut out, n);
-            assert_eq!(out, format!("x{n}").into_bytes());
-        }
+    fn address_text() {
         for a in [
             "0.0.0.0:0",
             "255.255.255.255:65535",

@@ -193,7 +193,10 @@ impl Ctx {
 
     /// `user@domain`; a domain cannot contain `@`, so the key is unambiguous.
     fn subscriber_key(&self, user: &str, domain: &str) -> Result<Vec<u8>, StoreError> {
-        let key = format!("{user}@{domain}").into_bytes();
+        let mut key = Vec::with_capacity(user.len() + 1 + domain.len());
+        key.extend_from_slice(user.as_bytes());
+        key.push(b'@');
+        key.extend_from_slice(domain.as_bytes());
         if user.is_empty() || domain.is_empty() {
             return Err(self.invalid_key(SUBSCRIBERS, &key, "empty user or domain"));
         }
