@@ -4,6 +4,8 @@
 # REGISTER with credentials, 200) and the ratio. By hand only, never in CI.
 #
 #   bench/auth/run.sh [RATE] [SECONDS] [USERS]      defaults 3000, 10, 10000
+#
+# FLOW=challenge measures the challenge leg alone (REGISTER without credentials, 401).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -11,6 +13,11 @@ RATE=${1:-3000}
 SECS=${2:-10}
 USERS=${3:-10000}
 CALLS=$((RATE * SECS))
+case ${FLOW:-auth} in
+    auth) SCENARIO=$HERE/uac_register_auth.xml ;;
+    challenge) SCENARIO=$HERE/uac_register_challenge.xml ;;
+    *) echo "FLOW is auth or challenge" >&2; exit 2 ;;
+esac
 OUT=$REPO/bench/results/$(date +%Y%m%d-%H%M%S)-auth-$RATE
 mkdir -p "$OUT" /tmp/sipedge-auth
 (cd "$REPO" && cargo build --release --bin sipedge) >/dev/null 2>&1
@@ -29,7 +36,7 @@ measure() {
     local name=$1; shift
     local pids="$*"
     local before; before=$(cpu $pids)
-    sipp -sf "$HERE/uac_register_auth.xml" -inf "$INF" 127.0.0.1:5060 -i 127.0.0.1 -p 5070 \
+    sipp -sf "$SCENARIO" -inf "$INF" 127.0.0.1:5060 -i 127.0.0.1 -p 5070 \
         -m "$CALLS" -r "$RATE" -nostdin -timeout 120s -trace_stat -stf "$OUT/$name.csv" \
         >"$OUT/$name.sipp" 2>&1 && rc=0 || rc=$?
     local after; after=$(cpu $pids)
@@ -55,4 +62,4 @@ kill "$K"; wait "$K" 2>/dev/null || true
 
 S=$(grep 'proxy=sipedge' "$OUT/summary.txt" | grep -o 'proxy_us_flow=[0-9.]*' | cut -d= -f2)
 K=$(grep 'proxy=kamailio' "$OUT/summary.txt" | grep -o 'proxy_us_flow=[0-9.]*' | cut -d= -f2)
-echo "RATIO auth-register rate=$RATE sipedge_us_flow=$S kamailio_us_flow=$K kamailio/sipedge=$(echo "scale=2; $K / $S" | bc)" | tee -a "$OUT/summary.txt"
+echo "RATIO ${FLOW:-auth}-register rate=$RATE sipedge_us_flow=$S kamailio_us_flow=$K kamailio/sipedge=$(echo "scale=2; $K / $S" | bc)" | tee -a "$OUT/summary.txt"
