@@ -6,9 +6,9 @@
 //! realm = "sipedge"                # the realm of challenges (HA1 values depend on it)
 //! algorithms = ["SHA-256", "MD5"]  # one challenge per algorithm, in this order
 //! nonce_ttl = 300                  # seconds a nonce is good for; older ones get stale=true
-//! nonce_slots = 1048576            # nonce-count table (16 bytes each, shared by all workers):
-//!                                  # challenges issued before a nonce goes stale early
-//! secret = ""                      # nonce key shared by all workers; empty: random per start
+//! nonce_slots = 1048576            # nonce-count table shared by all workers, 16 bytes a slot:
+//!                                  # a nonce goes stale once this many later challenges exist
+//! secret = ""                      # nonce key shared by all workers; empty: random, kept in the store
 //! match_from = true                # the authenticated user must be the From user
 //! lockout_threshold = 5            # failed attempts per source address or per user ...
 //! lockout_seconds = 300            # ... within this many seconds lock it out (0 = off)
