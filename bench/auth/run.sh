@@ -6,6 +6,7 @@
 #   bench/auth/run.sh [RATE] [SECONDS] [USERS]      defaults 3000, 10, 10000
 #
 # FLOW=challenge measures the challenge leg alone (REGISTER without credentials, 401).
+# REPEATS=N runs the pair N times, alternating, and compares the medians.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -45,21 +46,33 @@ measure() {
     echo "RESULT proxy=$name rate=$RATE flows=$CALLS sipp_rc=$rc proxy_us_flow=$us" | tee -a "$OUT/summary.txt"
 }
 
-rm -rf /tmp/sipedge-auth/store
-"$SIPEDGE" run -c "$HERE/sipedge-auth.toml" 2>"$OUT/sipedge.stderr" &
-M=$!
-sleep 1
-"$SIPEDGE" ctl -c "$HERE/sipedge-auth.toml" subscriber import "$CSV"
-measure sipedge "$M" $(cat /proc/$M/task/*/children)
-kill "$M"; wait "$M" 2>/dev/null || true
-sleep 1
+run_sipedge() {
+    rm -rf /tmp/sipedge-auth/store
+    "$SIPEDGE" run -c "$HERE/sipedge-auth.toml" 2>>"$OUT/sipedge.stderr" &
+    local m=$!
+    sleep 1
+    "$SIPEDGE" ctl -c "$HERE/sipedge-auth.toml" subscriber import "$CSV" >/dev/null
+    measure sipedge "$m" $(cat /proc/$m/task/*/children)
+    kill "$m"; wait "$m" 2>/dev/null || true
+    sleep 1
+}
 
-kamailio -f "$HERE/kamailio-auth.cfg" -DD -E -m 1024 -M 16 -x fm -X fm -n 2 >"$OUT/kamailio.log" 2>&1 </dev/null &
-K=$!
-sleep 2
-measure kamailio $(pgrep -x kamailio)
-kill "$K"; wait "$K" 2>/dev/null || true
+run_kamailio() {
+    kamailio -f "$HERE/kamailio-auth.cfg" -DD -E -m 1024 -M 16 -x fm -X fm -n 2 >>"$OUT/kamailio.log" 2>&1 </dev/null &
+    local k=$!
+    sleep 2
+    measure kamailio $(pgrep -x kamailio)
+    kill "$k"; wait "$k" 2>/dev/null || true
+    sleep 1
+}
 
-S=$(grep 'proxy=sipedge' "$OUT/summary.txt" | grep -o 'proxy_us_flow=[0-9.]*' | cut -d= -f2)
-K=$(grep 'proxy=kamailio' "$OUT/summary.txt" | grep -o 'proxy_us_flow=[0-9.]*' | cut -d= -f2)
-echo "RATIO ${FLOW:-auth}-register rate=$RATE sipedge_us_flow=$S kamailio_us_flow=$K kamailio/sipedge=$(echo "scale=2; $K / $S" | bc)" | tee -a "$OUT/summary.txt"
+# Alternate the two (the VM's speed drifts within minutes), then compare medians.
+for _ in $(seq 1 "${REPEATS:-1}"); do
+    run_sipedge
+    run_kamailio
+done
+
+median() { grep "proxy=$1 " "$OUT/summary.txt" | grep -o 'proxy_us_flow=[0-9.]*' | cut -d= -f2 | sort -n | awk '{v[NR]=$1} END{print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+S=$(median sipedge)
+K=$(median kamailio)
+echo "RATIO ${FLOW:-auth}-register rate=$RATE runs=${REPEATS:-1} sipedge_us_flow=$S kamailio_us_flow=$K kamailio/sipedge=$(echo "scale=2; $K / $S" | bc)" | tee -a "$OUT/summary.txt"
