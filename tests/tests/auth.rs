@@ -468,3 +468,63 @@ fn proxy_require_gets_420_and_bad_expires_400() {
     .unwrap();
     assert_eq!(status_of(&r), Some(400), "{}", String::from_utf8_lossy(&r));
 }
+
+#[test]
+fn nonce_counts_outlive_killed_workers_and_a_restart_makes_nonces_stale() {
+    let (dir, mut s) = start("auth-nc-survive", 25305, "\"MD5\"");
+    let (ok, out) = ctl(&s.config, &["subscriber", "add", "alice", "wonderland"]);
+    assert!(ok, "{out}");
+    let p = phone("127.0.0.1");
+    let nonce = challenged(&p, s.addr, "alice", 1);
+    let creds = |nc: &'static str| Some(("wonderland", nonce.as_str(), Alg::Md5, nc));
+    let r = register(&p, s.addr, "alice", 2, creds("00000001"));
+    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+
+    // Both workers killed and replaced: the table lives in the master.
+    let before = s.workers();
+    assert_eq!(before.len(), 2);
+    for pid in &before {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+    let t = std::time::Instant::now();
+    while (s.workers().iter().any(|w| before.contains(w)) || s.workers().len() != 2)
+        && t.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(s.workers().iter().all(|w| !before.contains(w)));
+    std::thread::sleep(Duration::from_millis(300));
+    // The used count is still known (a replay in a new transaction is challenged, not
+    // stale), and the next count still works on the same nonce.
+    let r = register(&p, s.addr, "alice", 3, creds("00000001"));
+    assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
+    assert!(!r.contains("stale=true"), "{r}");
+    let r = register(&p, s.addr, "alice", 4, creds("00000002"));
+    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+
+    // A full restart starts an empty table: the nonce is stale (the client retries with the
+    // same password, unprompted), and a fresh challenge works.
+    s.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(s
+        .wait_exit(Duration::from_secs(5))
+        .is_some_and(|st| st.success()));
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    drop(s);
+    let s = Sipedge::start(&dir, &config, 25305);
+    let r = register(&p, s.addr, "alice", 5, creds("00000003"));
+    assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
+    assert!(r.contains("stale=true"), "{r}");
+    let nonce = challenged(&p, s.addr, "alice", 6);
+    let r = register(
+        &p,
+        s.addr,
+        "alice",
+        7,
+        Some(("wonderland", &nonce, Alg::Md5, "00000001")),
+    );
+    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+}
