@@ -175,6 +175,17 @@ pub fn push_decimal(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(decimal(n, &mut [0; 20]));
 }
 
+/// `v` as 16 lower-case hex digits (`{v:016x}`, without the formatter: tags and branches).
+pub fn hex16(v: u64) -> [u8; 16] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    for (i, d) in digits.iter_mut().enumerate() {
+        let nibble = (v >> (60 - 4 * i)) & 0xf;
+        *d = HEX.get(nibble as usize).copied().unwrap_or(b'0');
+    }
+    digits
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

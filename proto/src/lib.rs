@@ -17,7 +17,7 @@
 
 pub(crate) mod chars;
 /// Numbers as text and back, without the formatter (hot paths read and write them).
-pub use chars::{decimal, parse_u32, push_decimal};
+pub use chars::{decimal, hex16, parse_u32, push_decimal};
 pub mod check;
 pub mod edit;
 pub mod error;

@@ -45,8 +45,8 @@ use crate::stats::drop_reason;
 use crate::steering::{self, fnv1a};
 use crate::timers::TimerQueues;
 use crate::txn::{
-    client_key, itoa, server_key, Client, ClientState, Deadlines, Dispatch, Id, Server,
-    ServerState, Side, Slab, TimerKey, TimerKind,
+    client_key, server_key, Client, ClientState, Deadlines, Dispatch, Id, Server, ServerState,
+    Side, Slab, TimerKey, TimerKind,
 };
 
 /// A listener as the proxy writes it into Via and Record-Route.
@@ -2159,7 +2159,10 @@ fn loop_hash(msg: &Message<'_, '_>) -> u64 {
     mix(msg.from().and_then(|f| f.tag).unwrap_or_default());
     mix(msg.to().and_then(|t| t.tag).unwrap_or_default());
     mix(msg.call_id().unwrap_or_default());
-    mix(itoa(msg.cseq().map_or(0, |c| c.seq)).as_bytes());
+    mix(proto::decimal(
+        u64::from(msg.cseq().map_or(0, |c| c.seq)),
+        &mut [0; 20],
+    ));
     mix(msg.header(HeaderKind::Route).map_or(&b""[..], |r| r.value));
     h
 }
@@ -2197,16 +2200,9 @@ fn find_unique(bytes: &[u8]) -> Option<usize> {
     Some(branch_start(bytes)? + BRANCH_LEN - UNIQUE_LEN)
 }
 
-/// `v` as 16 lower-case hex digits (`{v:016x}`, without the formatter: two per relayed
-/// request).
+/// `v` as 16 lower-case hex digits (two per relayed request).
 fn write_hex(v: u64, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut digits = [0u8; 16];
-    for (i, d) in digits.iter_mut().enumerate() {
-        let nibble = (v >> (60 - 4 * i)) & 0xf;
-        *d = HEX.get(nibble as usize).copied().unwrap_or(b'0');
-    }
-    out.extend_from_slice(&digits);
+    out.extend_from_slice(&proto::hex16(v));
 }
 
 fn join_values(values: &[&[u8]]) -> Vec<u8> {
@@ -2262,7 +2258,7 @@ fn write_in_dialog_request(
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"CSeq: ");
-    out.extend_from_slice(itoa(inv.cseq().map_or(1, |c| c.seq)).as_bytes());
+    proto::push_decimal(out, u64::from(inv.cseq().map_or(1, |c| c.seq)));
     out.push(b' ');
     out.extend_from_slice(method);
     out.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");

@@ -220,15 +220,7 @@ pub struct TagText([u8; 16]);
 
 impl TagText {
     fn hex(v: u64) -> Self {
-        let mut t = [0u8; 16];
-        for (i, slot) in t.iter_mut().enumerate() {
-            let nibble = (v >> (60 - 4 * i)) & 0xf;
-            *slot = b"0123456789abcdef"
-                .get(nibble as usize)
-                .copied()
-                .unwrap_or(b'0');
-        }
-        Self(t)
+        Self(proto::hex16(v))
     }
 
     pub fn as_bytes(&self) -> &[u8] {

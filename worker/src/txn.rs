@@ -260,14 +260,14 @@ pub fn server_key(msg: &Message<'_, '_>, method: &[u8], out: &mut Vec<u8>) {
             if let Some(v) = via {
                 out.extend_from_slice(v.host.text);
                 out.push(b':');
-                out.extend_from_slice(itoa(u32::from(v.port.unwrap_or(5060))).as_bytes());
+                proto::push_decimal(out, u64::from(v.port.unwrap_or(5060)));
             }
         }
         None => {
             out.extend_from_slice(b"2543\0");
             out.extend_from_slice(msg.call_id().unwrap_or_default());
             out.push(0);
-            out.extend_from_slice(itoa(msg.cseq().map_or(0, |c| c.seq)).as_bytes());
+            proto::push_decimal(out, u64::from(msg.cseq().map_or(0, |c| c.seq)));
             out.push(0);
             out.extend_from_slice(msg.from().and_then(|f| f.tag).unwrap_or_default());
         }
@@ -282,35 +282,6 @@ pub fn client_key(branch: &[u8], method: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(branch);
     out.push(0);
     out.extend_from_slice(method);
-}
-
-/// Decimal text without allocation.
-pub fn itoa(n: u32) -> Itoa {
-    let mut buf = [0u8; 10];
-    let mut i = buf.len();
-    let mut v = n;
-    loop {
-        i -= 1;
-        if let Some(b) = buf.get_mut(i) {
-            *b = b'0' + (v % 10) as u8;
-        }
-        v /= 10;
-        if v == 0 || i == 0 {
-            break;
-        }
-    }
-    Itoa { buf, start: i }
-}
-
-pub struct Itoa {
-    buf: [u8; 10],
-    start: usize,
-}
-
-impl Itoa {
-    pub fn as_bytes(&self) -> &[u8] {
-        self.buf.get(self.start..).unwrap_or_default()
-    }
 }
 
 #[cfg(test)]
@@ -345,7 +316,5 @@ mod tests {
         let msg = Message::parse(old, &mut h, &Limits::DEFAULT).unwrap();
         server_key(&msg, b"INVITE", &mut k);
         assert_eq!(k, b"2543\0c\x007\0f\0INVITE");
-        assert_eq!(itoa(0).as_bytes(), b"0");
-        assert_eq!(itoa(4_294_967_295).as_bytes(), b"4294967295");
     }
 }
