@@ -18,7 +18,7 @@ use md5::Md5;
 use proto::{HeaderKind, Message};
 use sha2::{Digest, Sha256};
 use shared::nonces::{NcCheck, NonceTable};
-use shared::store::{Store, Subscriber};
+use shared::store::{DigestSecret, Ha1Kind, Store, Subscriber};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Alg {
@@ -455,21 +455,22 @@ pub fn verify(
             return Verdict::Forbidden("Locked Out");
         }
     }
+    let kind = match alg {
+        Alg::Md5 => Ha1Kind::Md5,
+        Alg::Sha256 => Ha1Kind::Sha256,
+    };
     let sub = store
-        .get_subscriber(user, &cfg.realm)
+        .digest_secret(user, &cfg.realm, kind)
         .ok()
         .flatten()
         .filter(|s| !s.disabled);
     let stored_ha1 = sub
         .as_ref()
-        .map(|s| match alg {
-            Alg::Md5 => &s.ha1_md5,
-            Alg::Sha256 => &s.ha1_sha256,
-        })
+        .map(DigestSecret::ha1)
         .filter(|h| !h.is_empty());
     let computed_ha1;
     let ha1: &[u8] = match stored_ha1 {
-        Some(h) => h.as_bytes(),
+        Some(h) => h,
         None => {
             computed_ha1 = match sub.as_ref().and_then(|s| s.password.as_deref()) {
                 Some(p) => alg.hex(&[user.as_bytes(), cfg.realm.as_bytes(), p.as_bytes()]),

@@ -88,7 +88,9 @@ use serde::Serialize;
 
 pub use error::StoreError;
 pub use txn::{BindingCursor, Reader, Writer};
-pub use types::{Ban, Binding, BindingRef, DestState, DestStatus, Subscriber};
+pub use types::{
+    Ban, Binding, BindingRef, DestState, DestStatus, DigestSecret, Ha1Kind, Subscriber,
+};
 
 use txn::{Ctx, Tables, TABLES};
 
@@ -571,6 +573,26 @@ impl Store {
         domain: &str,
     ) -> Result<Option<Subscriber>, StoreError> {
         self.read(|r| r.get_subscriber(user, domain))
+    }
+
+    /// [`Reader::digest_secret`]: in the open group's transaction when this batch already
+    /// wrote (one transaction fewer per authenticated request; a lockout check or an earlier
+    /// REGISTER of the batch has opened it), else in its own read transaction.
+    pub fn digest_secret(
+        &self,
+        user: &str,
+        domain: &str,
+        kind: Ha1Kind,
+    ) -> Result<Option<DigestSecret>, StoreError> {
+        if let Ok(mut b) = self.batch.try_borrow_mut() {
+            if !b.failed {
+                if let Some(txn) = &mut b.txn {
+                    return Writer::new(txn, &self.tables, &self.cx)
+                        .digest_secret(user, domain, kind);
+                }
+            }
+        }
+        self.read(|r| r.digest_secret(user, domain, kind))
     }
 
     /// [`Writer::delete_subscriber`] in its own transaction.

@@ -304,6 +304,93 @@ fn subscribers_put_get_delete_list() {
 }
 
 #[test]
+fn digest_secret_reads_one_ha1_alone_and_inside_a_group() {
+    let (_d, s) = open();
+    let sha = "ab".repeat(32);
+    s.put_subscriber(&Subscriber {
+        user: "alice".into(),
+        domain: "example.com".into(),
+        ha1_md5: "0123".into(),
+        ha1_sha256: sha.clone(),
+        password: None,
+        disabled: false,
+    })
+    .unwrap();
+    s.put_subscriber(&Subscriber {
+        user: "bob".into(),
+        domain: "example.com".into(),
+        password: Some("pw".into()),
+        disabled: true,
+        ..Subscriber::default()
+    })
+    .unwrap();
+    let md5 = s
+        .digest_secret("alice", "example.com", Ha1Kind::Md5)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (md5.ha1(), md5.password.as_deref(), md5.disabled),
+        (&b"0123"[..], None, false)
+    );
+    let sha256 = s
+        .digest_secret("alice", "example.com", Ha1Kind::Sha256)
+        .unwrap()
+        .unwrap();
+    assert_eq!(sha256.ha1(), sha.as_bytes());
+    let bob = s
+        .digest_secret("bob", "example.com", Ha1Kind::Md5)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (bob.ha1(), bob.password.as_deref(), bob.disabled),
+        (&b""[..], Some("pw"), true)
+    );
+    assert_eq!(
+        s.digest_secret("alice", "example.org", Ha1Kind::Md5)
+            .unwrap(),
+        None
+    );
+    assert!(s.digest_secret("", "x", Ha1Kind::Md5).is_err());
+    assert!(s.digest_secret("a", "b@c", Ha1Kind::Md5).is_err());
+    assert!(s
+        .digest_secret(&"u".repeat(600), "x", Ha1Kind::Md5)
+        .is_err());
+    // Inside a group that already wrote, the read joins the group's transaction and sees
+    // its uncommitted writes.
+    s.begin_batch();
+    s.write(|w| {
+        w.put_subscriber(&Subscriber {
+            user: "carol".into(),
+            domain: "example.com".into(),
+            ha1_md5: "89ab".into(),
+            ..Subscriber::default()
+        })
+    })
+    .unwrap();
+    let carol = s
+        .digest_secret("carol", "example.com", Ha1Kind::Md5)
+        .unwrap()
+        .unwrap();
+    assert_eq!(carol.ha1(), b"89ab");
+    assert!(s
+        .digest_secret("alice", "example.com", Ha1Kind::Md5)
+        .unwrap()
+        .is_some());
+    assert_eq!(s.end_batch().unwrap(), 1);
+    // A stored HA1 longer than any digest is a decode error, not a truncated secret.
+    s.put_subscriber(&Subscriber {
+        user: "dave".into(),
+        domain: "example.com".into(),
+        ha1_md5: "f".repeat(65),
+        ..Subscriber::default()
+    })
+    .unwrap();
+    assert!(s
+        .digest_secret("dave", "example.com", Ha1Kind::Md5)
+        .is_err());
+}
+
+#[test]
 fn counters_incr_get_reset() {
     let (_d, s) = open();
     assert_eq!(s.get_counter(b"c").unwrap(), 0);

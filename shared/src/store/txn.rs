@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
-use super::types::{wire, Ban, Binding, BindingRef, DestState, Subscriber};
+use super::types::{wire, Ban, Binding, BindingRef, DestState, DigestSecret, Ha1Kind, Subscriber};
 
 /// LMDB's default maximum key size in bytes.
 pub(super) const MAX_KEY: usize = 511;
@@ -208,6 +208,34 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// [`Ctx::subscriber_key`] written into `buf` instead of a new vector.
+    fn subscriber_key_in<'b>(
+        &self,
+        user: &str,
+        domain: &str,
+        buf: &'b mut [u8; MAX_KEY],
+    ) -> Result<&'b [u8], StoreError> {
+        let n = user.len() + 1 + domain.len();
+        match buf.get_mut(..n) {
+            Some(key) if !user.is_empty() && !domain.is_empty() && !domain.contains('@') => {
+                let (u, rest) = key.split_at_mut(user.len());
+                u.copy_from_slice(user.as_bytes());
+                if let Some((at, d)) = rest.split_first_mut() {
+                    *at = b'@';
+                    d.copy_from_slice(domain.as_bytes());
+                }
+                Ok(key)
+            }
+            // An invalid key: the checks again, with their messages (allocating is fine here).
+            _ => Err(match self.subscriber_key(user, domain) {
+                Err(e) => e,
+                Ok(k) => self.invalid_key(SUBSCRIBERS, &k, "longer than 511 bytes"),
+            }),
+        }
+    }
+}
+
 /// A key as text for messages, NUL shown as `\0`.
 fn key_text(key: &[u8]) -> String {
     String::from_utf8_lossy(key).replace('\0', "\\0")
@@ -303,6 +331,20 @@ fn binding_skim(cx: &Ctx, key: &[u8], bytes: &[u8]) -> Result<wire::Skim, StoreE
 #[serde(default)]
 struct BanEnd {
     until: u64,
+}
+
+/// The fields of a subscriber record a digest check reads, borrowed from the page (no
+/// allocation per authenticated request).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SecretFields<'a> {
+    #[serde(borrow)]
+    ha1_md5: &'a str,
+    #[serde(borrow)]
+    ha1_sha256: &'a str,
+    #[serde(borrow)]
+    password: Option<&'a str>,
+    disabled: bool,
 }
 
 /// Read operations over any transaction (read or write).
@@ -563,6 +605,34 @@ impl<'a, T: Transaction> View<'a, T> {
         self.get_rec(SUBSCRIBERS, self.t.subscribers, &key)
     }
 
+    pub(super) fn digest_secret(
+        &self,
+        user: &str,
+        domain: &str,
+        kind: Ha1Kind,
+    ) -> Result<Option<DigestSecret>, StoreError> {
+        let mut buf = [0u8; MAX_KEY];
+        let key = self.cx.subscriber_key_in(user, domain, &mut buf)?;
+        let Some(bytes) = self.get_raw(SUBSCRIBERS, self.t.subscribers, key)? else {
+            return Ok(None);
+        };
+        let f: SecretFields<'_> = rmp_serde::from_slice(bytes)
+            .map_err(|e| self.cx.decode_err(SUBSCRIBERS, key, e.to_string()))?;
+        let ha1 = match kind {
+            Ha1Kind::Md5 => f.ha1_md5,
+            Ha1Kind::Sha256 => f.ha1_sha256,
+        };
+        DigestSecret::new(ha1.as_bytes(), f.password.map(str::to_owned), f.disabled)
+            .map(Some)
+            .ok_or_else(|| {
+                self.cx.decode_err(
+                    SUBSCRIBERS,
+                    key,
+                    format!("HA1 of {} characters (at most 64)", ha1.len()),
+                )
+            })
+    }
+
     pub(super) fn list_subscribers(&self, limit: usize) -> Result<Vec<Subscriber>, StoreError> {
         let mut out = Vec::new();
         self.scan(SUBSCRIBERS, self.t.subscribers, &[], limit, |k, v| {
@@ -818,6 +888,16 @@ macro_rules! read_methods {
             domain: &str,
         ) -> Result<Option<Subscriber>, StoreError> {
             self.view().get_subscriber(user, domain)
+        }
+
+        /// What a digest check needs of `user@domain` (one HA1, no full record), if any.
+        pub fn digest_secret(
+            &self,
+            user: &str,
+            domain: &str,
+            kind: Ha1Kind,
+        ) -> Result<Option<DigestSecret>, StoreError> {
+            self.view().digest_secret(user, domain, kind)
         }
 
         /// Up to `limit` subscribers, in `user@domain` order.

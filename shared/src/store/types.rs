@@ -448,6 +448,45 @@ pub struct Subscriber {
     pub disabled: bool,
 }
 
+/// Which stored HA1 a digest check needs ([`super::Store::digest_secret`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ha1Kind {
+    Md5,
+    Sha256,
+}
+
+/// What a digest check needs of one subscriber, read without copying the whole record out:
+/// the stored hex HA1 of one algorithm (empty when none is stored), the plain password when
+/// the deployment keeps one, and whether the account is disabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestSecret {
+    ha1: [u8; 64],
+    ha1_len: u8,
+    pub password: Option<String>,
+    pub disabled: bool,
+}
+
+impl DigestSecret {
+    /// `None` when `ha1` is longer than any hex HA1 (64 characters for SHA-256).
+    pub fn new(ha1: &[u8], password: Option<String>, disabled: bool) -> Option<Self> {
+        let mut buf = [0u8; 64];
+        buf.get_mut(..ha1.len())?.copy_from_slice(ha1);
+        Some(Self {
+            ha1: buf,
+            ha1_len: u8::try_from(ha1.len()).ok()?,
+            password,
+            disabled,
+        })
+    }
+
+    /// The stored hex HA1; empty when the record has none for this algorithm.
+    pub fn ha1(&self) -> &[u8] {
+        self.ha1
+            .get(..usize::from(self.ha1_len))
+            .unwrap_or_default()
+    }
+}
+
 /// A banned source address (`bans` table).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
