@@ -7,6 +7,7 @@
 #
 # FLOW=challenge measures the challenge leg alone (REGISTER without credentials, 401).
 # REPEATS=N runs the pair N times, alternating, and compares the medians.
+# WORKERS=N runs both proxies with N workers (default 2: sipedge's bench config, Kamailio -n 2).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -21,9 +22,12 @@ case ${FLOW:-auth} in
 esac
 OUT=$REPO/bench/results/$(date +%Y%m%d-%H%M%S)-auth-$RATE
 mkdir -p "$OUT" /tmp/sipedge-auth
-(cd "$REPO" && cargo build --release --bin sipedge) >/dev/null 2>&1
+(cd "$REPO" && cargo build --release --bin sipedge --bin floor_responder) >/dev/null 2>&1
 SIPEDGE=$REPO/target/release/sipedge
 TICK=$(getconf CLK_TCK)
+WORKERS=${WORKERS:-2}
+CONFIG=$OUT/sipedge-auth.toml
+sed "s/^workers = .*/workers = $WORKERS/" "$HERE/sipedge-auth.toml" >"$CONFIG"
 
 # Subscribers user0000001.. with the user name as password, for both proxies.
 INF=$OUT/users.inf
@@ -45,22 +49,22 @@ measure() {
     local after; after=$(cpu $pids)
     local us; us=$(echo "scale=1; ($after - $before) * 1000000 / $TICK / $CALLS" | bc)
     # SIPp exits 0 only when every flow succeeded.
-    echo "RESULT proxy=$name rate=$RATE flows=$CALLS sipp_rc=$rc proxy_us_flow=$us" | tee -a "$OUT/summary.txt"
+    echo "RESULT proxy=$name workers=$WORKERS rate=$RATE flows=$CALLS sipp_rc=$rc proxy_us_flow=$us" | tee -a "$OUT/summary.txt"
 }
 
 run_sipedge() {
     rm -rf /tmp/sipedge-auth/store
-    "$SIPEDGE" run -c "$HERE/sipedge-auth.toml" 2>>"$OUT/sipedge.stderr" &
+    "$SIPEDGE" run -c "$CONFIG" 2>>"$OUT/sipedge.stderr" &
     local m=$!
     sleep 1
-    "$SIPEDGE" ctl -c "$HERE/sipedge-auth.toml" subscriber import "$CSV" >/dev/null
+    "$SIPEDGE" ctl -c "$CONFIG" subscriber import "$CSV" >/dev/null
     measure sipedge "$m" $(cat /proc/$m/task/*/children)
     kill "$m"; wait "$m" 2>/dev/null || true
     sleep 1
 }
 
 run_kamailio() {
-    kamailio -f "$HERE/kamailio-auth.cfg" -DD -E -m 1024 -M 16 -x fm -X fm -n 2 >>"$OUT/kamailio.log" 2>&1 </dev/null &
+    kamailio -f "$HERE/kamailio-auth.cfg" -DD -E -m 1024 -M 16 -x fm -X fm -n "$WORKERS" >>"$OUT/kamailio.log" 2>&1 </dev/null &
     local k=$!
     sleep 2
     measure kamailio $(pgrep -x kamailio)
@@ -68,13 +72,28 @@ run_kamailio() {
     sleep 1
 }
 
-# Alternate the two (the VM's speed drifts within minutes), then compare medians.
+# The cost floor of kernel UDP here: one process with a worker's batched system calls that
+# answers without checking anything (bench/src/bin/floor_responder.rs).
+run_floor() {
+    "$REPO/target/release/floor_responder" 127.0.0.1:5060 3000 challenge &
+    local f=$!
+    sleep 0.5
+    measure floor "$f"
+    kill "$f"; wait "$f" 2>/dev/null || true
+    sleep 1
+}
+
+# Alternate the proxies (the VM's speed drifts within minutes), then compare medians.
+# PROXIES="sipedge kamailio floor" adds the floor.
 for _ in $(seq 1 "${REPEATS:-1}"); do
-    run_sipedge
-    run_kamailio
+    for p in ${PROXIES:-sipedge kamailio}; do
+        "run_$p"
+    done
 done
 
 median() { grep "proxy=$1 " "$OUT/summary.txt" | grep -o 'proxy_us_flow=[0-9.]*' | cut -d= -f2 | sort -n | awk '{v[NR]=$1} END{print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 S=$(median sipedge)
 K=$(median kamailio)
-echo "RATIO ${FLOW:-auth}-register rate=$RATE runs=${REPEATS:-1} sipedge_us_flow=$S kamailio_us_flow=$K kamailio/sipedge=$(echo "scale=2; $K / $S" | bc)" | tee -a "$OUT/summary.txt"
+F=$(median floor)
+[ -n "$F" ] && echo "FLOOR ${FLOW:-auth}-register rate=$RATE floor_us_flow=$F sipedge-floor=$(echo "scale=1; $S - $F" | bc) kamailio-floor=$(echo "scale=1; $K - $F" | bc)" | tee -a "$OUT/summary.txt"
+echo "RATIO ${FLOW:-auth}-register workers=$WORKERS rate=$RATE runs=${REPEATS:-1} sipedge_us_flow=$S kamailio_us_flow=$K kamailio/sipedge=$(echo "scale=2; $K / $S" | bc)" | tee -a "$OUT/summary.txt"

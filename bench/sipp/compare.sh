@@ -6,7 +6,8 @@
 #
 #   bench/sipp/compare.sh SCENARIO RATE        SCENARIO: call | call_rr | 404 | register
 #
-# Env: REPEATS [3], DURATION [10], WAIT_QUIET [30], PROXIES ["sipedge kamailio"],
+# Env: REPEATS [3], DURATION [10], WAIT_QUIET [30], PROXIES ["sipedge kamailio"; add floor for
+# the kernel-UDP cost floor of register and 404],
 # SHARED_BENCH [<repo>/../shared/bench]; other bench.sh knobs pass through.
 # Needs sip-tester, kamailio, sysstat, bc. By hand only: never in CI.
 set -euo pipefail
@@ -20,7 +21,7 @@ OUT=$REPO/bench/results/$(date +%Y%m%d-%H%M%S)-$SCENARIO-$RATE
 SCRATCH=/tmp/sipedge-bench
 mkdir -p "$OUT" "$SCRATCH"
 
-(cd "$REPO" && cargo build --release --bin sipedge)
+(cd "$REPO" && cargo build --release --bin sipedge --bin floor_responder)
 SIPEDGE=$REPO/target/release/sipedge
 
 start_sipedge() {
@@ -56,6 +57,13 @@ run_one() {
             "$SHARED_BENCH/kamailio/run_kamailio.sh" restart >/dev/null
             sleep 1
             reset="./kamailio/run_kamailio.sh restart" ;;
+        floor)
+            # Kernel UDP's cost floor: answers with 200 and does nothing else
+            # (bench/src/bin/floor_responder.rs); meaningful for register only.
+            "$REPO/target/release/floor_responder" 127.0.0.1:5060 3000 &
+            echo $! > "$SCRATCH/floor.pid"
+            sleep 0.5
+            pids=$(cat "$SCRATCH/floor.pid") ;;
         *) echo "unknown proxy $proxy" >&2; return 1 ;;
     esac
     echo "== $proxy: $SCENARIO at $RATE/s, $REPEATS x ${DURATION}s" >&2
@@ -65,6 +73,7 @@ run_one() {
     case $proxy in
         sipedge) stop_sipedge ;;
         kamailio) "$SHARED_BENCH/kamailio/run_kamailio.sh" stop >/dev/null ;;
+        floor) kill "$(cat "$SCRATCH/floor.pid")" 2>/dev/null || true; wait 2>/dev/null || true ;;
     esac
     grep '^RESULT' "$OUT/$proxy.txt" | tail -1 | sed "s/^RESULT/RESULT proxy=$proxy/"
 }
