@@ -49,7 +49,8 @@ measure() {
     local after; after=$(cpu $pids)
     local us; us=$(echo "scale=1; ($after - $before) * 1000000 / $TICK / $CALLS" | bc)
     # SIPp exits 0 only when every flow succeeded.
-    echo "RESULT proxy=$name workers=$WORKERS rate=$RATE flows=$CALLS sipp_rc=$rc proxy_us_flow=$us" | tee -a "$OUT/summary.txt"
+    local w=$WORKERS; [ "$name" = floor ] && w=1
+    echo "RESULT proxy=$name workers=$w rate=$RATE flows=$CALLS sipp_rc=$rc proxy_us_flow=$us" | tee -a "$OUT/summary.txt"
 }
 
 run_sipedge() {
