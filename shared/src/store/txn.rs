@@ -206,9 +206,7 @@ impl Ctx {
         self.key1(SUBSCRIBERS, &key)?;
         Ok(key)
     }
-}
 
-impl Ctx {
     /// [`Ctx::subscriber_key`] written into `buf` instead of a new vector.
     fn subscriber_key_in<'b>(
         &self,
