@@ -146,6 +146,46 @@ impl Sipedge {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig);
     }
 
+    /// SIGKILL the worker processes `victims`, then wait up to `timeout` until all are
+    /// replaced (none is a child any more and the worker count is back); true if they were.
+    pub fn kill_workers(&self, victims: &[i32], timeout: Duration) -> bool {
+        let count = self.workers().len();
+        for &pid in victims {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = self.workers();
+            if now.len() == count && !now.iter().any(|w| victims.contains(w)) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stop with SIGTERM (it must exit cleanly within 5 s), then start again in `dir` on the
+    /// same configuration and store.
+    pub fn restart(mut self, dir: &Path) -> Sipedge {
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        let st = self.wait_exit(Duration::from_secs(5));
+        assert!(
+            st.is_some_and(|st| st.success()),
+            "no clean exit on SIGTERM ({st:?}); log:\n{}",
+            self.log_text()
+        );
+        let config = std::fs::read_to_string(&self.config)
+            .unwrap_or_else(|e| panic!("read {}: {e}", self.config.display()));
+        let port = self.addr.port();
+        drop(self);
+        Sipedge::start(dir, &config, port)
+    }
+
     /// Wait for the master to exit, up to `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;

@@ -471,7 +471,7 @@ fn proxy_require_gets_420_and_bad_expires_400() {
 
 #[test]
 fn nonce_counts_outlive_killed_workers_and_a_restart_makes_nonces_stale() {
-    let (dir, mut s) = start("auth-nc-survive", 25305, "\"MD5\"");
+    let (dir, s) = start("auth-nc-survive", 25305, "\"MD5\"");
     let (ok, out) = ctl(&s.config, &["subscriber", "add", "alice", "wonderland"]);
     assert!(ok, "{out}");
     let p = phone("127.0.0.1");
@@ -483,20 +483,11 @@ fn nonce_counts_outlive_killed_workers_and_a_restart_makes_nonces_stale() {
     // Both workers killed and replaced: the table lives in the master.
     let before = s.workers();
     assert_eq!(before.len(), 2);
-    for pid in &before {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(*pid),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
-    }
-    let t = std::time::Instant::now();
-    while (s.workers().iter().any(|w| before.contains(w)) || s.workers().len() != 2)
-        && t.elapsed() < Duration::from_secs(5)
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(s.workers().iter().all(|w| !before.contains(w)));
+    assert!(
+        s.kill_workers(&before, Duration::from_secs(5)),
+        "{}",
+        s.log_text()
+    );
     std::thread::sleep(Duration::from_millis(300));
     // The used count is still known (a replay in a new transaction is challenged, not
     // stale), and the next count still works on the same nonce.
@@ -508,13 +499,7 @@ fn nonce_counts_outlive_killed_workers_and_a_restart_makes_nonces_stale() {
 
     // A full restart starts an empty table: the nonce is stale (the client retries with the
     // same password, unprompted), and a fresh challenge works.
-    s.signal(nix::sys::signal::Signal::SIGTERM);
-    assert!(s
-        .wait_exit(Duration::from_secs(5))
-        .is_some_and(|st| st.success()));
-    let config = std::fs::read_to_string(&s.config).unwrap();
-    drop(s);
-    let s = Sipedge::start(&dir, &config, 25305);
+    let s = s.restart(&dir);
     let r = register(&p, s.addr, "alice", 5, creds("00000003"));
     assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
     assert!(r.contains("stale=true"), "{r}");

@@ -305,7 +305,7 @@ fn a_natted_phone_is_reached_at_its_source_address() {
 
 #[test]
 fn bindings_survive_a_killed_worker_and_a_restart() {
-    let (dir, mut s) = start("reg-survive", 25205, 2);
+    let (dir, s) = start("reg-survive", 25205, 2);
     // Each phone registers the address it sends from (no NAT): calls go to the Contact.
     let phones: Vec<UdpSocket> = (0..3).map(|_| phone("127.0.0.1")).collect();
     for (p, user) in phones.iter().zip(["erin", "frank", "grace"]) {
@@ -322,26 +322,14 @@ fn bindings_survive_a_killed_worker_and_a_restart() {
         assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
     }
     let victim = s.workers()[0];
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(victim),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    let t = Instant::now();
-    while (s.workers().contains(&victim) || s.workers().len() != 2)
-        && t.elapsed() < Duration::from_secs(3)
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        s.kill_workers(&[victim], Duration::from_secs(3)),
+        "{}",
+        s.log_text()
+    );
     assert_eq!(ctl(&s.config, &["reg", "count"]).1.trim(), "3 bindings");
     // Stop and start again on the same store.
-    s.signal(nix::sys::signal::Signal::SIGTERM);
-    assert!(s
-        .wait_exit(Duration::from_secs(5))
-        .is_some_and(|st| st.success()));
-    let config = std::fs::read_to_string(&s.config).unwrap();
-    drop(s);
-    let s = Sipedge::start(&dir, &config, 25205);
+    let s = s.restart(&dir);
     assert_eq!(ctl(&s.config, &["reg", "count"]).1.trim(), "3 bindings");
     // And a call finds one of them.
     let callee = &phones[1];
