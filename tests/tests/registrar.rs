@@ -631,3 +631,42 @@ fn register_relayed_to_a_core_registrar_carries_path() {
     // Nothing was stored locally: the core is the registrar.
     assert_eq!(ctl(&s.config, &["reg", "count"]).1.trim(), "0 bindings");
 }
+
+#[test]
+fn an_overlong_contact_gets_400_and_its_batch_neighbour_is_still_registered() {
+    let (_dir, s) = start("reg-overlong", 25210, 1);
+    let hostile = phone("127.0.0.1");
+    let honest = phone("127.0.0.1");
+    let me = honest.local_addr().unwrap();
+    let long = format!("Contact: <sip:{}@127.0.0.1:5060>\r\n", "x".repeat(600));
+    let at = hostile.local_addr().unwrap().port();
+    let m = format!(
+        "REGISTER sip:127.0.0.1:25210 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{at};branch=z9hG4bKlong\r\nMax-Forwards: 70\r\nFrom: <sip:mallory@127.0.0.1>;tag=m\r\nTo: <sip:mallory@127.0.0.1>\r\nCall-ID: long\r\nCSeq: 1 REGISTER\r\n{long}Content-Length: 0\r\n\r\n"
+    );
+    // Sent just before the honest REGISTER, so that the worker usually reads both in one
+    // batch (one group commit).
+    hostile.send_to(m.as_bytes(), s.addr).unwrap();
+    let r = register(
+        &honest,
+        s.addr,
+        "heidi",
+        &format!("Contact: <sip:heidi@{me}>\r\n"),
+        "ok1",
+        1,
+        "",
+    );
+    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+    let mut buf = [0u8; 4096];
+    hostile
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let n = hostile
+        .recv(&mut buf)
+        .expect("no answer to the overlong REGISTER");
+    let got = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(
+        got.starts_with("SIP/2.0 400 Address-of-Record or Contact Too Long\r\n"),
+        "{got}"
+    );
+    assert_eq!(ctl(&s.config, &["reg", "count"]).1.trim(), "1 bindings");
+}

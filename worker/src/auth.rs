@@ -107,6 +107,29 @@ impl Hex {
     }
 }
 
+/// The failed-auth counter key of a user name, `authfail/user/NAME`. It must always be a
+/// valid store key: a write that fails inside a batch's group commit rolls back the whole
+/// group and drops every answer of the batch, so one request with a hostile name would take
+/// its neighbours down. A name too long for a key is cut and tagged with a hash of the whole.
+fn lockout_user_key(user: &str) -> Vec<u8> {
+    const PREFIX: &[u8] = b"authfail/user/";
+    const KEEP: usize = 200;
+    let mut key = Vec::with_capacity(PREFIX.len() + KEEP + 17);
+    key.extend_from_slice(PREFIX);
+    match user.as_bytes().get(..KEEP) {
+        Some(head) if user.len() > KEEP => {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            user.hash(&mut h);
+            key.extend_from_slice(head);
+            key.push(b'#');
+            key.extend_from_slice(&proto::hex16(h.finish()));
+        }
+        _ => key.extend_from_slice(user.as_bytes()),
+    }
+    key
+}
+
 /// The `response` a client computes for qop=auth (RFC 7616 §3.4.1), for tests and tools.
 #[allow(clippy::too_many_arguments)]
 pub fn response(
@@ -440,16 +463,14 @@ pub fn verify(
     let window = now - now % cfg.lockout_seconds.max(1);
     let lockout_keys = (cfg.lockout_threshold > 0).then(|| {
         (
-            format!("authfail/ip/{src}"),
-            format!("authfail/user/{user}"),
+            format!("authfail/ip/{src}").into_bytes(),
+            lockout_user_key(user),
         )
     });
     if let Some((ip_key, user_key)) = &lockout_keys {
         let locked = store.write(|w| {
-            Ok(
-                w.incr_window(ip_key.as_bytes(), window, 0)? >= cfg.lockout_threshold
-                    || w.incr_window(user_key.as_bytes(), window, 0)? >= cfg.lockout_threshold,
-            )
+            Ok(w.incr_window(ip_key, window, 0)? >= cfg.lockout_threshold
+                || w.incr_window(user_key, window, 0)? >= cfg.lockout_threshold)
         });
         if matches!(locked, Ok(true)) {
             return Verdict::Forbidden("Locked Out");
@@ -495,8 +516,8 @@ pub fn verify(
     if !matches || sub.is_none() {
         if let Some((ip_key, user_key)) = &lockout_keys {
             let res = store.write(|w| {
-                let by_ip = w.incr_window(ip_key.as_bytes(), window, 1)?;
-                let by_user = w.incr_window(user_key.as_bytes(), window, 1)?;
+                let by_ip = w.incr_window(ip_key, window, 1)?;
+                let by_user = w.incr_window(user_key, window, 1)?;
                 Ok(by_ip.max(by_user))
             });
             if let Ok(n) = res {
@@ -893,6 +914,49 @@ mod tests {
             ));
         }
         assert_eq!(run("00000005", "secret"), Verdict::Forbidden("Locked Out"));
+    }
+
+    #[test]
+    fn a_hostile_user_name_cannot_roll_back_the_batch() {
+        let store = temp_store("long-user");
+        let t = NonceTable::new(1024).unwrap();
+        t.issue(0, 3);
+        let mut lc = cfg();
+        lc.lockout_threshold = 5;
+        let n = nonce(&lc, &lc.secret, 1000, 3);
+        let long = "u".repeat(600);
+        let verify_as = |user: &str| {
+            let text = request(user, &n, "00000001", "guess", Alg::Md5);
+            let mut h = [EMPTY_HEADER; 32];
+            let m = Message::parse(text.as_bytes(), &mut h, &Limits::DEFAULT).unwrap();
+            verify(
+                &lc,
+                &lc.secret,
+                &store,
+                &t,
+                &m,
+                "192.0.2.9".parse().unwrap(),
+                1002,
+            )
+        };
+        // A neighbour's write, then the hostile request, in one group: the group commits.
+        store.begin_batch();
+        store.write(|w| w.incr(b"neighbour", 1)).unwrap();
+        assert!(matches!(
+            verify_as(&long),
+            Verdict::Challenge {
+                why: "wrong_credentials",
+                ..
+            }
+        ));
+        assert_eq!(store.end_batch().unwrap(), 3);
+        assert_eq!(store.get_counter(b"neighbour").unwrap(), 1);
+        // The failure was counted, under a key that stands for the whole name.
+        let key = lockout_user_key(&long);
+        assert!(key.len() < 300, "{}", key.len());
+        assert_eq!(store.get_window(&key).unwrap().map(|w| w.1), Some(1));
+        assert_ne!(key, lockout_user_key(&format!("{long}x")));
+        assert_eq!(lockout_user_key("alice"), b"authfail/user/alice");
     }
 
     #[test]

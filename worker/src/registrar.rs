@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use proto::headers::addr::{Contact, NameAddr};
 use proto::{Message, Uri};
-use shared::store::{Binding, BindingRef, Store, StoreError};
+use shared::store::{Binding, BindingRef, Store, StoreError, MAX_KEY};
 
 /// `Binding::flags`: the phone is behind a NAT (its Contact is not where it sent from).
 pub const FLAG_NAT: u32 = 1;
@@ -147,6 +147,15 @@ pub fn register(
                 Err(r) => return r,
             },
         }
+    }
+    // Every key the write below touches must fit the store: a failed write inside the
+    // batch's group commit would roll back the group and drop its neighbours' answers too.
+    if aor.len() + 2 > MAX_KEY
+        || wanted
+            .iter()
+            .any(|w| aor.len() + 1 + w.contact.len() > MAX_KEY)
+    {
+        return RegReply::reject(400, "Address-of-Record or Contact Too Long", "bad_request");
     }
     if star && (!wanted.is_empty() || header_expires != Some(0)) {
         return RegReply::reject(
@@ -545,6 +554,39 @@ mod tests {
             Some(0)
         );
         assert_eq!(lookup(&s, "sip:bob@example.com", 1040).unwrap(), None);
+    }
+
+    #[test]
+    fn a_contact_too_long_for_a_key_is_refused_without_rolling_back_the_batch() {
+        let s = store("long-contact");
+        s.begin_batch();
+        let r = reg(
+            &s,
+            "c1",
+            1,
+            "Contact: <sip:alice@192.0.2.1:5060>\r\n",
+            "",
+            1000,
+        );
+        assert_eq!((r.status, r.result), (200, "ok"));
+        // Just fits: AOR "sip:alice@example.com", NUL, Contact URI = MAX_KEY bytes.
+        let aor_len = "sip:alice@example.com".len();
+        let fill = |n: usize| format!("sip:{}@192.0.2.1:5060", "a".repeat(n));
+        let fits = fill(MAX_KEY - aor_len - 1 - fill(0).len());
+        let r = reg(&s, "c2", 1, &format!("Contact: <{fits}>\r\n"), "", 1000);
+        assert_eq!((r.status, r.result), (200, "ok"), "{}", fits.len());
+        let long = fill(MAX_KEY - aor_len - fill(0).len());
+        let r = reg(&s, "c3", 1, &format!("Contact: <{long}>\r\n"), "", 1000);
+        assert_eq!(r.status, 400);
+        assert_eq!(r.reason, "Address-of-Record or Contact Too Long");
+        // The batch's other writes still commit.
+        assert_eq!(s.end_batch().unwrap(), 2);
+        assert_eq!(
+            lookup(&s, "sip:alice@example.com", 1001)
+                .unwrap()
+                .map(|v| v.len()),
+            Some(2)
+        );
     }
 
     #[test]

@@ -87,7 +87,7 @@ use lmdb::{DatabaseFlags, Environment, EnvironmentFlags, Transaction};
 use serde::Serialize;
 
 pub use error::StoreError;
-pub use txn::{BindingCursor, Reader, Writer};
+pub use txn::{BindingCursor, Reader, Writer, MAX_KEY};
 pub use types::{
     Ban, Binding, BindingRef, DestState, DestStatus, DigestSecret, Ha1Kind, Subscriber,
 };

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use super::error::StoreError;
 use super::types::{wire, Ban, Binding, BindingRef, DestState, DigestSecret, Ha1Kind, Subscriber};
 
-/// LMDB's default maximum key size in bytes.
-pub(super) const MAX_KEY: usize = 511;
+/// LMDB's default maximum key size in bytes. A binding's key is the AOR, a NUL and the
+/// Contact: callers check that it fits before a write that would otherwise fail (and, in a
+/// group commit, roll back the whole group).
+pub const MAX_KEY: usize = 511;
 
 pub(super) const REGISTRATIONS: &str = "registrations";
 pub(super) const SUBSCRIBERS: &str = "subscribers";
