@@ -191,6 +191,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hex16_is_the_formatter_s_016x() {
+        for v in [0, 1, 0xf, 0x0123_4567_89ab_cdef, u64::MAX] {
+            assert_eq!(hex16(v), format!("{v:016x}").as_bytes(), "{v}");
+        }
+    }
+
+    #[test]
     fn decimals_as_display_writes_them() {
         for n in [
             0u64,

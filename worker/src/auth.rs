@@ -623,17 +623,21 @@ mod tests {
     }
 
     fn check(store: &Store, t: &NonceTable, text: &str, now: u64) -> Verdict {
+        check_from(&cfg(), store, t, text, "192.0.2.1", now)
+    }
+
+    /// [`verify`] of `text` under `c`, sent from `src`.
+    fn check_from(
+        c: &AuthConfig,
+        store: &Store,
+        t: &NonceTable,
+        text: &str,
+        src: &str,
+        now: u64,
+    ) -> Verdict {
         let mut h = [EMPTY_HEADER; 32];
         let m = Message::parse(text.as_bytes(), &mut h, &Limits::DEFAULT).unwrap();
-        verify(
-            &cfg(),
-            &cfg().secret,
-            store,
-            t,
-            &m,
-            "192.0.2.1".parse().unwrap(),
-            now,
-        )
+        verify(c, &c.secret, store, t, &m, src.parse().unwrap(), now)
     }
 
     #[test]
@@ -887,17 +891,7 @@ mod tests {
         lc.lockout_threshold = 2;
         let run = |nc: &str, password: &str| {
             let text = request("alice", &n, nc, password, Alg::Md5);
-            let mut h = [EMPTY_HEADER; 32];
-            let m = Message::parse(text.as_bytes(), &mut h, &Limits::DEFAULT).unwrap();
-            verify(
-                &lc,
-                &lc.secret,
-                &store,
-                &t,
-                &m,
-                "192.0.2.9".parse().unwrap(),
-                1002,
-            )
+            check_from(&lc, &store, &t, &text, "192.0.2.9", 1002)
         };
         // A success with lockout on only reads the failure counters: no records appear.
         assert_eq!(run("00000002", "secret"), Verdict::Ok("alice".into()));
@@ -927,17 +921,7 @@ mod tests {
         let long = "u".repeat(600);
         let verify_as = |user: &str| {
             let text = request(user, &n, "00000001", "guess", Alg::Md5);
-            let mut h = [EMPTY_HEADER; 32];
-            let m = Message::parse(text.as_bytes(), &mut h, &Limits::DEFAULT).unwrap();
-            verify(
-                &lc,
-                &lc.secret,
-                &store,
-                &t,
-                &m,
-                "192.0.2.9".parse().unwrap(),
-                1002,
-            )
+            check_from(&lc, &store, &t, &text, "192.0.2.9", 1002)
         };
         // A neighbour's write, then the hostile request, in one group: the group commits.
         store.begin_batch();
