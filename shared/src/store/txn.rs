@@ -333,20 +333,6 @@ struct BanEnd {
     until: u64,
 }
 
-/// The fields of a subscriber record a digest check reads, borrowed from the page (no
-/// allocation per authenticated request).
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct SecretFields<'a> {
-    #[serde(borrow)]
-    ha1_md5: &'a str,
-    #[serde(borrow)]
-    ha1_sha256: &'a str,
-    #[serde(borrow)]
-    password: Option<&'a str>,
-    disabled: bool,
-}
-
 /// Read operations over any transaction (read or write).
 pub(super) struct View<'a, T: Transaction> {
     txn: &'a T,
@@ -616,8 +602,11 @@ impl<'a, T: Transaction> View<'a, T> {
         let Some(bytes) = self.get_raw(SUBSCRIBERS, self.t.subscribers, key)? else {
             return Ok(None);
         };
-        let f: SecretFields<'_> = rmp_serde::from_slice(bytes)
-            .map_err(|e| self.cx.decode_err(SUBSCRIBERS, key, e.to_string()))?;
+        let f = match wire::secret(bytes) {
+            Some(f) => f,
+            None => rmp_serde::from_slice::<wire::Secret<'_>>(bytes)
+                .map_err(|e| self.cx.decode_err(SUBSCRIBERS, key, e.to_string()))?,
+        };
         let ha1 = match kind {
             Ha1Kind::Md5 => f.ha1_md5,
             Ha1Kind::Sha256 => f.ha1_sha256,
