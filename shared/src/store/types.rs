@@ -341,8 +341,8 @@ pub(super) mod wire {
     /// The [`Secret`] of a `Subscriber` record of the shape `rmp_serde::to_vec_named` writes
     /// (a map of this version's field names, each at most once, any order, any subset, any
     /// length form; strings valid UTF-8); `None` for anything else, which the caller hands to
-    /// rmp_serde, as for bindings. rmp_serde's generic path was most of the subscriber read
-    /// in the digest flow's profile. A field added to `Subscriber` must be added here too.
+    /// rmp_serde, as for bindings. rmp_serde's generic path was a third of the subscriber read
+    /// in the digest flow's profile (1.5 % of the flow's CPU; this reader, 0.9 %). A field added to `Subscriber` must be added here too.
     pub(in crate::store) fn secret(bytes: &[u8]) -> Option<Secret<'_>> {
         let mut r = Rd { rest: bytes };
         let n = r.map_len()?;
