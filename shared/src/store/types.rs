@@ -732,16 +732,22 @@ mod tests {
         // A field twice (serde rejects it), a signed integer, trailing bytes, truncation.
         assert_eq!(decode(&[0x82, 0xa1, b'q', 1, 0xa1, b'q', 2]), None);
         assert_eq!(decode(&[0x81, 0xa1, b'q', 0xd0, 1]), None);
-        let mut trailing = named.clone();
-        trailing.push(0);
-        assert_eq!(decode(&trailing), None);
-        for n in 0..named.len() {
-            assert_eq!(decode(named.get(..n).unwrap()), None, "{n}");
-        }
+        assert_cut_and_extended_are_left(&named, |b| decode(b).is_none());
         // Values out of their field's range, nil for a string, invalid UTF-8.
         assert_eq!(decode(&[0x81, 0xa1, b'q', 0xce, 0, 1, 0, 0]), None);
         assert_eq!(decode(&[0x81, 0xa3, b'a', b'o', b'r', 0xc0]), None);
         assert_eq!(decode(&[0x81, 0xa3, b'a', b'o', b'r', 0xa1, 0xff]), None);
+    }
+
+    /// A hand reader leaves a record with a trailing byte, and every truncation of it, to
+    /// rmp_serde: `left` says whether it did for those bytes.
+    fn assert_cut_and_extended_are_left(named: &[u8], left: impl Fn(&[u8]) -> bool) {
+        let mut trailing = named.to_vec();
+        trailing.push(0);
+        assert!(left(&trailing), "trailing byte");
+        for n in 0..named.len() {
+            assert!(left(named.get(..n).unwrap()), "cut at {n}");
+        }
     }
 
     /// Calls `check` on 20,000 copies each of the full and the default record (named form)
@@ -814,12 +820,7 @@ mod tests {
         ];
         assert_eq!(skim(&big_flags), None);
         let named = rmp_serde::to_vec_named(&full()).unwrap();
-        let mut trailing = named.clone();
-        trailing.push(0);
-        assert_eq!(skim(&trailing), None);
-        for n in 0..named.len() {
-            assert_eq!(skim(named.get(..n).unwrap()), None, "{n}");
-        }
+        assert_cut_and_extended_are_left(&named, |b| skim(b).is_none());
     }
 
     /// Whatever the skim reader accepts, rmp_serde reads the same expiry and flags from; and
@@ -898,12 +899,7 @@ mod tests {
         ];
         assert_eq!(secret(&disabled_int), None);
         let named = rmp_serde::to_vec_named(&sub).unwrap();
-        let mut trailing = named.clone();
-        trailing.push(0);
-        assert_eq!(secret(&trailing), None);
-        for n in 0..named.len() {
-            assert_eq!(secret(named.get(..n).unwrap()), None, "{n}");
-        }
+        assert_cut_and_extended_are_left(&named, |b| secret(b).is_none());
     }
 
     /// Whatever the hand reader accepts, rmp_serde reads the same secret from.
