@@ -92,7 +92,8 @@ for _ in $(seq 1 "${REPEATS:-1}"); do
     done
 done
 
-median() { grep "proxy=$1 " "$OUT/summary.txt" | grep -o 'proxy_us_flow=[0-9.]*' | cut -d= -f2 | sort -n | awk '{v[NR]=$1} END{print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+# Empty when the proxy was not run (the floor is optional): grep's miss must not end the script.
+median() { { grep "proxy=$1 " "$OUT/summary.txt" || true; } | grep -o 'proxy_us_flow=[0-9.]*' | cut -d= -f2 | sort -n | awk '{v[NR]=$1} END{if (NR) print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 S=$(median sipedge)
 K=$(median kamailio)
 F=$(median floor)
