@@ -118,12 +118,11 @@ fn lockout_user_key(user: &str) -> Vec<u8> {
     key.extend_from_slice(PREFIX);
     match user.as_bytes().get(..KEEP) {
         Some(head) if user.len() > KEEP => {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            user.hash(&mut h);
+            // FNV-1a, not DefaultHasher: the key outlives the binary (it is in the store),
+            // and std does not promise DefaultHasher's output across Rust releases.
             key.extend_from_slice(head);
             key.push(b'#');
-            key.extend_from_slice(&proto::hex16(h.finish()));
+            key.extend_from_slice(&proto::hex16(crate::steering::fnv1a(user.as_bytes())));
         }
         _ => key.extend_from_slice(user.as_bytes()),
     }
@@ -941,6 +940,11 @@ mod tests {
         assert_eq!(store.get_window(&key).unwrap().map(|w| w.1), Some(1));
         assert_ne!(key, lockout_user_key(&format!("{long}x")));
         assert_eq!(lockout_user_key("alice"), b"authfail/user/alice");
+        // The cut key is stable across builds and Rust releases (it is stored): FNV-1a of
+        // the whole name, computed independently of this code.
+        let a300 = "a".repeat(300);
+        let want = format!("authfail/user/{}#ee7717eba7a17e21", &a300[..200]);
+        assert_eq!(lockout_user_key(&a300), want.as_bytes());
     }
 
     #[test]
