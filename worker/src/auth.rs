@@ -3,22 +3,23 @@
 //! ([`shared::nonces`]), and credentials from the store's subscriber table (HA1 per
 //! algorithm).
 //!
-//! Nonce: 16 hex digits of the Unix time it was issued, 16 of a value unique to the challenge
-//! (its slot in the nonce-count table and a tag, so nonce-counts of different clients never
-//! collide), then 16 hex digits of an HMAC-SHA256 of both and the realm under the shared
-//! secret. A nonce whose MAC is wrong is ignored (a new challenge); one older than
+//! Nonce: 28 base64url characters of 21 bytes: the Unix time it was issued (40 bits), a value
+//! unique to the challenge (its slot in the nonce-count table and a tag, so nonce-counts of
+//! different clients never collide) and a SipHash-2-4 MAC ([`crate::siphash`]) of both and
+//! the realm under a key derived from the shared secret. A nonce whose MAC is wrong is ignored (a new challenge); one older than
 //! `nonce_ttl`, or whose slot went to a later challenge, gets a challenge with `stale=true`.
 //! An unknown user, a disabled one and a wrong password all get the same fresh challenge, so
 //! nothing tells an attacker which user names exist.
 
 use std::cell::RefCell;
 
-use hmac::{Hmac, Mac};
 use md5::Md5;
 use proto::{HeaderKind, Message};
 use sha2::{Digest, Sha256};
 use shared::nonces::{NcCheck, NonceTable};
 use shared::store::{DigestSecret, Ha1Kind, Store, Subscriber};
+
+use crate::siphash;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Alg {
@@ -223,54 +224,93 @@ pub fn stored_secret(store: &Store) -> Option<Vec<u8>> {
 }
 
 thread_local! {
-    /// The HMAC keyed with the last nonce secret used on this thread, with that secret:
-    /// keying hashes the padded key twice, a clone of the keyed state only copies it.
-    static NONCE_KEY: RefCell<Option<(Vec<u8>, Hmac<Sha256>)>> = const { RefCell::new(None) };
+    /// The nonce MAC key of the last secret used on this thread, with that secret: deriving
+    /// it hashes the secret, a cache hit only compares it.
+    static NONCE_KEY: RefCell<Option<(Vec<u8>, siphash::Key)>> = const { RefCell::new(None) };
 }
 
-/// An HMAC-SHA256 keyed with `secret`, from the cache when the secret is the cached one.
-fn keyed(secret: &[u8]) -> Option<Hmac<Sha256>> {
-    let fresh = || Hmac::<Sha256>::new_from_slice(secret).ok();
+/// The SipHash key of `secret`: the first 16 bytes of SHA-256 over a label and the secret,
+/// so a secret of any length gives a full 128-bit key.
+fn derive_key(secret: &[u8]) -> siphash::Key {
+    let mut d = Sha256::new();
+    d.update(b"sipedge nonce mac v2\0");
+    d.update(secret);
+    let out = d.finalize();
+    let mut k = [0u8; 16];
+    for (d, s) in k.iter_mut().zip(out.iter()) {
+        *d = *s;
+    }
+    siphash::Key::from_bytes(k)
+}
+
+/// The nonce MAC key of `secret`, from the cache when the secret is the cached one.
+fn keyed(secret: &[u8]) -> siphash::Key {
     NONCE_KEY
         .try_with(|cell| {
             let Ok(mut slot) = cell.try_borrow_mut() else {
-                return fresh();
+                return derive_key(secret);
             };
-            if let Some((s, m)) = slot.as_ref() {
+            if let Some((s, k)) = slot.as_ref() {
                 if s.as_slice() == secret {
-                    return Some(m.clone());
+                    return *k;
                 }
             }
-            let m = fresh()?;
-            *slot = Some((secret.to_vec(), m.clone()));
-            Some(m)
+            let k = derive_key(secret);
+            *slot = Some((secret.to_vec(), k));
+            k
         })
-        .unwrap_or_else(|_| fresh())
+        .unwrap_or_else(|_| derive_key(secret))
 }
 
 fn mac(secret: &[u8], realm: &str, ts: u64, unique: u64) -> u64 {
-    let Some(mut m) = keyed(secret) else {
-        return 0;
-    };
-    m.update(&ts.to_be_bytes());
-    m.update(&unique.to_be_bytes());
-    m.update(realm.as_bytes());
-    let out = m.finalize().into_bytes();
-    let mut b = [0u8; 8];
-    for (d, s) in b.iter_mut().zip(out.iter()) {
-        *d = *s;
-    }
-    u64::from_be_bytes(b)
+    siphash::hash(
+        keyed(secret),
+        &[&ts.to_be_bytes(), &unique.to_be_bytes(), realm.as_bytes()],
+    )
 }
 
-/// Length of a nonce: 16 hex digits each of the time, the unique value and the MAC.
-const NONCE_LEN: usize = 48;
+/// Bytes a nonce carries: the issue time (low 40 bits of Unix seconds, good until the
+/// year 36812), the unique value and the MAC, big-endian.
+const NONCE_RAW: usize = 5 + 8 + 8;
+/// Length of a nonce: its bytes in unpadded base64url. Short on purpose: the nonce is
+/// hashed into every digest response (RFC 7616 §3.4.1), and with an MD5 HA1, a 28-character
+/// nonce and a cnonce of up to 10 characters that input fits two MD5 blocks instead of three.
+const NONCE_LEN: usize = NONCE_RAW / 3 * 4;
+/// Issue times wrap at 40 bits.
+const NONCE_TIME_MASK: u64 = (1 << 40) - 1;
+
+const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// The value of each byte as a base64url digit; 64 for a byte that is not one.
+// Evaluated at compile time: an index out of range would fail the build, not a request.
+#[allow(clippy::indexing_slicing)]
+const B64URL_VALUE: [u8; 256] = {
+    let mut t = [64u8; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[B64URL[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
 
 fn nonce_bytes(cfg: &AuthConfig, secret: &[u8], now: u64, unique: u64) -> [u8; NONCE_LEN] {
+    let ts = now & NONCE_TIME_MASK;
+    let m = mac(secret, &cfg.realm, ts, unique);
+    let mut raw = [0u8; NONCE_RAW];
+    let parts = ts.to_be_bytes().into_iter().skip(3);
+    let parts = parts.chain(unique.to_be_bytes()).chain(m.to_be_bytes());
+    for (d, s) in raw.iter_mut().zip(parts) {
+        *d = s;
+    }
     let mut out = [0u8; NONCE_LEN];
-    let m = mac(secret, &cfg.realm, now, unique);
-    for (digits, v) in out.chunks_exact_mut(16).zip([now, unique, m]) {
-        encode_hex(digits, &v.to_be_bytes());
+    for (quad, tri) in out.chunks_exact_mut(4).zip(raw.chunks_exact(3)) {
+        let v = tri.iter().fold(0u32, |v, &b| (v << 8) | u32::from(b));
+        for (i, c) in quad.iter_mut().enumerate() {
+            let digit = (v >> (18 - 6 * i)) & 63;
+            // Below 64: the fallback is never taken.
+            *c = B64URL.get(digit as usize).copied().unwrap_or(b'A');
+        }
     }
     out
 }
@@ -291,19 +331,40 @@ enum NonceCheck {
     Bad,
 }
 
+/// The bytes of a nonce of ours, if `nonce` has the shape of one.
+fn decode_nonce(nonce: &[u8]) -> Option<[u8; NONCE_RAW]> {
+    if nonce.len() != NONCE_LEN {
+        return None;
+    }
+    let mut raw = [0u8; NONCE_RAW];
+    for (tri, quad) in raw.chunks_exact_mut(3).zip(nonce.chunks_exact(4)) {
+        let mut v = 0u32;
+        for &c in quad {
+            let d = B64URL_VALUE.get(usize::from(c)).copied().unwrap_or(64);
+            if d > 63 {
+                return None;
+            }
+            v = (v << 6) | u32::from(d);
+        }
+        for (i, b) in tri.iter_mut().enumerate() {
+            *b = (v >> (16 - 8 * i)) as u8;
+        }
+    }
+    Some(raw)
+}
+
 fn check_nonce(cfg: &AuthConfig, secret: &[u8], nonce: &[u8], now: u64) -> NonceCheck {
-    let parse = |b: &[u8]| {
-        std::str::from_utf8(b)
-            .ok()
-            .and_then(|s| u64::from_str_radix(s, 16).ok())
-    };
-    let (Some(ts), Some(unique), Some(m)) = (
-        nonce.get(..16).and_then(parse),
-        nonce.get(16..32).and_then(parse),
-        nonce.get(32..).filter(|r| r.len() == 16).and_then(parse),
-    ) else {
+    let Some(raw) = decode_nonce(nonce) else {
         return NonceCheck::Bad;
     };
+    let be = |b: &[u8]| b.iter().fold(0u64, |v, &x| (v << 8) | u64::from(x));
+    let (ts, unique, m) = (
+        be(raw.get(..5).unwrap_or_default()),
+        be(raw.get(5..13).unwrap_or_default()),
+        be(raw.get(13..).unwrap_or_default()),
+    );
+    // The issue time as of `now`'s 40-bit epoch (a nonce from just before a wrap is old).
+    let now = now & NONCE_TIME_MASK;
     if mac(secret, &cfg.realm, ts, unique) != m || ts > now + 5 {
         return NonceCheck::Bad;
     }
@@ -970,14 +1031,29 @@ mod tests {
         }
     }
 
-    /// The MAC with a freshly keyed HMAC, as before the cache.
-    fn reference_mac(secret: &[u8], realm: &str, ts: u64, unique: u64) -> u64 {
-        let mut m = Hmac::<Sha256>::new_from_slice(secret).unwrap();
-        m.update(&ts.to_be_bytes());
-        m.update(&unique.to_be_bytes());
-        m.update(realm.as_bytes());
-        let out = m.finalize().into_bytes();
-        u64::from_be_bytes(out[..8].try_into().unwrap())
+    /// The nonce built independently: the key by its definition (SHA-256 of label and
+    /// secret), the MAC by std's SipHash-2-4, the text by a plain base64url encoder.
+    #[allow(deprecated)]
+    fn reference_nonce(secret: &[u8], realm: &str, ts: u64, unique: u64) -> String {
+        use std::hash::Hasher;
+        let key = Sha256::digest([b"sipedge nonce mac v2\0".as_slice(), secret].concat());
+        let k0 = u64::from_le_bytes(key[..8].try_into().unwrap());
+        let k1 = u64::from_le_bytes(key[8..16].try_into().unwrap());
+        let mut h = std::hash::SipHasher::new_with_keys(k0, k1);
+        h.write(&ts.to_be_bytes());
+        h.write(&unique.to_be_bytes());
+        h.write(realm.as_bytes());
+        let mut raw = ts.to_be_bytes()[3..].to_vec();
+        raw.extend_from_slice(&unique.to_be_bytes());
+        raw.extend_from_slice(&h.finish().to_be_bytes());
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let bits: String = raw.iter().map(|b| format!("{b:08b}")).collect();
+        (0..bits.len() / 6)
+            .map(|i| {
+                let d = usize::from_str_radix(&bits[6 * i..6 * i + 6], 2).unwrap();
+                alphabet.as_bytes()[d] as char
+            })
+            .collect()
     }
 
     #[test]
@@ -985,17 +1061,20 @@ mod tests {
         let c = cfg();
         let mut other = cfg();
         other.secret = b"another secret, another key".to_vec();
-        for (now, unique) in [(1000, 7), (0, 0), (u64::MAX - 5, u64::MAX)] {
+        let max_ts = (1u64 << 40) - 1;
+        for (now, unique) in [
+            (1000, 7),
+            (0, 0),
+            (max_ts, u64::MAX),
+            (1_800_000_000, 1 << 40),
+        ] {
             for k in [&c, &other, &c] {
                 let n = nonce(k, &k.secret, now, unique);
-                let want = format!(
-                    "{now:016x}{unique:016x}{:016x}",
-                    reference_mac(&k.secret, &k.realm, now, unique)
-                );
-                assert_eq!(n, want);
+                assert_eq!(n, reference_nonce(&k.secret, &k.realm, now, unique));
+                assert_eq!(n.len(), 28);
                 assert!(matches!(
                     check_nonce(k, &k.secret, n.as_bytes(), now),
-                    NonceCheck::Fresh(_)
+                    NonceCheck::Fresh(u) if u == unique
                 ));
             }
             // Another secret does not verify it.
@@ -1010,19 +1089,41 @@ mod tests {
             check_nonce(&c, &c.secret, n.as_bytes(), 1000 + 301),
             NonceCheck::Stale
         ));
-        // Upper-case digits parse to the same numbers, as before.
+        // From the future (beyond 5 s of clock skew between workers): not ours.
         assert!(matches!(
-            check_nonce(&c, &c.secret, n.to_ascii_uppercase().as_bytes(), 1000),
-            NonceCheck::Fresh(_)
-        ));
-        let mut flipped = n.clone().into_bytes();
-        flipped[47] = if flipped[47] == b'0' { b'1' } else { b'0' };
-        assert!(matches!(
-            check_nonce(&c, &c.secret, &flipped, 1000),
+            check_nonce(&c, &c.secret, n.as_bytes(), 1000 - 6),
             NonceCheck::Bad
         ));
+        // Any character changed, to another digit or to a non-digit: not ours.
+        for i in 0..n.len() {
+            for sub in [b'A', b'z', b'-', b'=', b'"'] {
+                let mut changed = n.clone().into_bytes();
+                if changed[i] == sub {
+                    continue;
+                }
+                changed[i] = sub;
+                assert!(
+                    matches!(check_nonce(&c, &c.secret, &changed, 1000), NonceCheck::Bad),
+                    "{}",
+                    String::from_utf8_lossy(&changed)
+                );
+            }
+        }
+        for cut in [&n.as_bytes()[..27], &n.as_bytes()[1..], b"".as_slice()] {
+            assert!(matches!(
+                check_nonce(&c, &c.secret, cut, 1000),
+                NonceCheck::Bad
+            ));
+        }
+        let longer = format!("{n}A");
         assert!(matches!(
-            check_nonce(&c, &c.secret, &n.as_bytes()[..47], 1000),
+            check_nonce(&c, &c.secret, longer.as_bytes(), 1000),
+            NonceCheck::Bad
+        ));
+        // The old format (48 hex digits) is not accepted: a new challenge follows.
+        let old = format!("{:016x}{:016x}{:016x}", 1000, 7, 12345);
+        assert!(matches!(
+            check_nonce(&c, &c.secret, old.as_bytes(), 1000),
             NonceCheck::Bad
         ));
     }

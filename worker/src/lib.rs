@@ -12,6 +12,7 @@ pub mod registrar;
 pub mod routing;
 pub mod security;
 pub mod sends;
+pub mod siphash;
 pub mod stateless;
 pub mod stats;
 pub mod steering;
