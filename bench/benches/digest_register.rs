@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use proto::{Limits, Message, EMPTY_HEADER};
 use shared::config::Config;
 use shared::nonces::NonceTable;
@@ -181,45 +181,67 @@ fn credentials(u: &str, challenge: &str) -> String {
     )
 }
 
+/// Run `count` flows from flow number `next` on; the time spent in [`Bench::batch`].
+fn flows(b: &mut Bench, next: &mut usize, count: usize) -> Duration {
+    let mut spent = Duration::ZERO;
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(GROUP);
+        left -= n;
+        let flows: Vec<(usize, String)> = (*next..*next + n).map(|f| (f, user(f))).collect();
+        *next += n;
+        let first: Vec<Vec<u8>> = flows
+            .iter()
+            .map(|(f, u)| register(u, *f, 1, None))
+            .collect();
+        spent += b.batch(&first);
+        let challenges = b.answers();
+        assert_eq!(challenges.len(), n);
+        let second: Vec<Vec<u8>> = flows
+            .iter()
+            .zip(&challenges)
+            .map(|((f, u), ch)| {
+                assert!(ch.starts_with("SIP/2.0 401 "), "{ch}");
+                register(u, *f, 2, Some(&credentials(u, ch)))
+            })
+            .collect();
+        spent += b.batch(&second);
+        for ok in b.answers() {
+            assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+        }
+    }
+    spent
+}
+
 fn digest_register(c: &mut Criterion) {
     let mut b = Bench::new();
     let mut next = 0usize;
     let mut g = c.benchmark_group("digest_register");
     g.throughput(Throughput::Elements(1));
     g.bench_function("flow", |bencher| {
-        bencher.iter_custom(|iters| {
-            let mut spent = Duration::ZERO;
-            let mut left = iters as usize;
-            while left > 0 {
-                let n = left.min(GROUP);
-                left -= n;
-                let flows: Vec<(usize, String)> = (next..next + n).map(|f| (f, user(f))).collect();
-                next += n;
-                let first: Vec<Vec<u8>> = flows
-                    .iter()
-                    .map(|(f, u)| register(u, *f, 1, None))
-                    .collect();
-                spent += b.batch(&first);
-                let challenges = b.answers();
-                assert_eq!(challenges.len(), n);
-                let second: Vec<Vec<u8>> = flows
-                    .iter()
-                    .zip(&challenges)
-                    .map(|((f, u), ch)| {
-                        assert!(ch.starts_with("SIP/2.0 401 "), "{ch}");
-                        register(u, *f, 2, Some(&credentials(u, ch)))
-                    })
-                    .collect();
-                spent += b.batch(&second);
-                for ok in b.answers() {
-                    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
-                }
-            }
-            spent
-        })
+        bencher.iter_custom(|iters| flows(&mut b, &mut next, iters as usize))
     });
     g.finish();
 }
 
 criterion_group!(benches, digest_register);
-criterion_main!(benches);
+
+/// `DIGEST_FLOWS=N`: run every subscriber's flow once (the table warm), then exactly N more,
+/// and exit: a fixed amount of work whose instruction count the shared machines' noise does
+/// not move, e.g. under `valgrind --tool=callgrind --toggle-collect='*Bench*batch*'` (see
+/// bench/README.md).
+fn main() {
+    if let Some(n) = std::env::var("DIGEST_FLOWS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let mut b = Bench::new();
+        let mut next = 0usize;
+        flows(&mut b, &mut next, USERS);
+        let spent = flows(&mut b, &mut next, n);
+        println!("{n} flows, {:.0} ns each", spent.as_nanos() as f64 / n.max(1) as f64);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

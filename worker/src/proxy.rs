@@ -765,12 +765,24 @@ impl Proxy {
     /// §16.3 step 4: a Via of ours carrying the same loop hash means this very request came
     /// back unchanged (a spiral changes the Request-URI or the Route set, so its hash).
     fn is_loop(&self, msg: &Message<'_, '_>) -> bool {
+        // Most requests carry no Via of ours, and a byte search says so without parsing
+        // every Via value again (our branches start with exactly these bytes).
+        let mut mark = [0u8; 7 + steering::BRANCH_MARK.len()];
+        let (cookie, ours) = mark.split_at_mut(7);
+        cookie.copy_from_slice(b"z9hG4bK");
+        ours.copy_from_slice(steering::BRANCH_MARK);
+        if !msg
+            .headers_of(HeaderKind::Via)
+            .any(|h| memchr::memmem::find(h.value, &mark).is_some())
+        {
+            return false;
+        }
         let mut mine = msg
             .vias()
             .filter_map(|v| v.branch)
             .filter_map(loop_hash_of)
             .peekable();
-        // Most requests carry no Via of ours: then the hash of the request is not needed.
+        // None of ours after all: then the hash of the request is not needed.
         if mine.peek().is_none() {
             return false;
         }
