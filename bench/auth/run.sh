@@ -8,6 +8,7 @@
 # FLOW=challenge measures the challenge leg alone (REGISTER without credentials, 401).
 # REPEATS=N runs the pair N times, alternating, and compares the medians.
 # WORKERS=N runs both proxies with N workers (default 2: sipedge's bench config, Kamailio -n 2).
+# SYNC_MS=N sets sipedge's store.sync_interval_ms (default: the config's, 1000).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -28,6 +29,7 @@ TICK=$(getconf CLK_TCK)
 WORKERS=${WORKERS:-2}
 CONFIG=$OUT/sipedge-auth.toml
 sed "s/^workers = .*/workers = $WORKERS/" "$HERE/sipedge-auth.toml" >"$CONFIG"
+if [ -n "${SYNC_MS:-}" ]; then sed -i "s/^\[store\]$/[store]\nsync_interval_ms = $SYNC_MS/" "$CONFIG"; fi
 
 # Subscribers user0000001.. with the user name as password, for both proxies.
 INF=$OUT/users.inf
@@ -93,7 +95,7 @@ for _ in $(seq 1 "${REPEATS:-1}"); do
 done
 
 # Empty when the proxy was not run (the floor is optional): grep's miss must not end the script.
-median() { { grep "proxy=$1 " "$OUT/summary.txt" || true; } | grep -o 'proxy_us_flow=[0-9.]*' | cut -d= -f2 | sort -n | awk '{v[NR]=$1} END{if (NR) print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+median() { { grep "proxy=$1 " "$OUT/summary.txt" || true; } | { grep -o 'proxy_us_flow=[0-9.]*' || true; } | cut -d= -f2 | sort -n | awk '{v[NR]=$1} END{if (NR) print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 S=$(median sipedge)
 K=$(median kamailio)
 F=$(median floor)
