@@ -239,7 +239,10 @@ fn main() {
         let mut next = 0usize;
         flows(&mut b, &mut next, USERS);
         let spent = flows(&mut b, &mut next, n);
-        println!("{n} flows, {:.0} ns each", spent.as_nanos() as f64 / n.max(1) as f64);
+        println!(
+            "{n} flows, {:.0} ns each",
+            spent.as_nanos() as f64 / n.max(1) as f64
+        );
         return;
     }
     benches();

@@ -6,8 +6,9 @@
 //! Nonce: 28 base64url characters of 21 bytes: the Unix time it was issued (40 bits), a value
 //! unique to the challenge (its slot in the nonce-count table and a tag, so nonce-counts of
 //! different clients never collide) and a SipHash-2-4 MAC ([`crate::siphash`]) of both and
-//! the realm under a key derived from the shared secret. A nonce whose MAC is wrong is ignored (a new challenge); one older than
-//! `nonce_ttl`, or whose slot went to a later challenge, gets a challenge with `stale=true`.
+//! the realm under a key derived from the shared secret. A nonce whose MAC is wrong is
+//! ignored (a new challenge); one older than `nonce_ttl`, or whose slot went to a later
+//! challenge, gets a challenge with `stale=true`.
 //! An unknown user, a disabled one and a wrong password all get the same fresh challenge, so
 //! nothing tells an attacker which user names exist.
 
@@ -363,7 +364,8 @@ fn check_nonce(cfg: &AuthConfig, secret: &[u8], nonce: &[u8], now: u64) -> Nonce
         be(raw.get(5..13).unwrap_or_default()),
         be(raw.get(13..).unwrap_or_default()),
     );
-    // The issue time as of `now`'s 40-bit epoch (a nonce from just before a wrap is old).
+    // Compared within `now`'s 40-bit epoch: a nonce from before a wrap (year 36812) looks
+    // like one from the future and gets a fresh challenge.
     let now = now & NONCE_TIME_MASK;
     if mac(secret, &cfg.realm, ts, unique) != m || ts > now + 5 {
         return NonceCheck::Bad;
