@@ -290,6 +290,60 @@ pub(crate) fn each_list_value<'b>(
     }
 }
 
+/// The state of an iterator over a comma-separated header value whose elements are parsed one
+/// at a time (Via values, name-addr lists): the same list rules as [`each_list_value`], and
+/// after the first bad element, nothing more.
+#[derive(Debug, Clone)]
+pub(crate) struct ListValues<'b> {
+    cur: Cursor<'b>,
+    done: bool,
+}
+
+impl<'b> ListValues<'b> {
+    pub(crate) fn new(value: &'b [u8]) -> Self {
+        Self {
+            cur: Cursor::new(value),
+            done: false,
+        }
+    }
+
+    /// The next element parsed by `parse`, `Err(err)` for a malformed or empty element or
+    /// junk after one (then the iteration ends), `None` at the end.
+    #[inline(always)]
+    pub(crate) fn next_with<T, E>(
+        &mut self,
+        parse: impl FnOnce(&mut Cursor<'b>) -> Option<T>,
+        err: E,
+    ) -> Option<Result<T, E>> {
+        if self.done {
+            return None;
+        }
+        self.cur.skip_lws();
+        if self.cur.at_end() {
+            self.done = true;
+            return None;
+        }
+        let v = parse(&mut self.cur);
+        self.cur.skip_lws();
+        let ok = match v {
+            Some(_) if self.cur.at_end() => true,
+            // After a comma another value must follow: `a,` is an empty element.
+            Some(_) if self.cur.eat(b',') => {
+                self.cur.skip_lws();
+                !self.cur.at_end()
+            }
+            _ => false,
+        };
+        match v {
+            Some(v) if ok => Some(Ok(v)),
+            _ => {
+                self.done = true;
+                Some(Err(err))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

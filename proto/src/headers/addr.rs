@@ -10,7 +10,7 @@
 
 use crate::chars::{self, GEN_VALUE, OPAQUE, TOKEN};
 use crate::error::HeaderError;
-use crate::scan::{header_param, Cursor, Params};
+use crate::scan::{header_param, Cursor, ListValues, Params};
 use crate::uri::Uri;
 
 /// A name-addr or addr-spec with its header parameters.
@@ -249,16 +249,14 @@ pub(crate) fn validate_list(value: &[u8]) -> Option<usize> {
 /// Contact without `*`). Yields an error once on the first malformed value, then stops.
 #[derive(Debug, Clone)]
 pub struct AddrValues<'b> {
-    cur: Cursor<'b>,
-    done: bool,
+    list: ListValues<'b>,
     err: HeaderError,
 }
 
 impl<'b> AddrValues<'b> {
     pub fn new(value: &'b [u8], err: HeaderError) -> Self {
         Self {
-            cur: Cursor::new(value),
-            done: false,
+            list: ListValues::new(value),
             err,
         }
     }
@@ -268,31 +266,7 @@ impl<'b> Iterator for AddrValues<'b> {
     type Item = Result<NameAddr<'b>, HeaderError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        self.cur.skip_lws();
-        if self.cur.at_end() {
-            self.done = true;
-            return None;
-        }
-        let na = parse(&mut self.cur);
-        self.cur.skip_lws();
-        let ok = match na {
-            Some(_) if self.cur.at_end() => true,
-            Some(_) if self.cur.eat(b',') => {
-                self.cur.skip_lws();
-                !self.cur.at_end()
-            }
-            _ => false,
-        };
-        match na {
-            Some(v) if ok => Some(Ok(v)),
-            _ => {
-                self.done = true;
-                Some(Err(self.err))
-            }
-        }
+        self.list.next_with(parse, self.err)
     }
 }
 

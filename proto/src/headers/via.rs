@@ -4,7 +4,7 @@
 //! every separator (RFC 4475 wsinv puts line folds inside `SIP / 2.0 / UDP`).
 
 use crate::chars::{self, DIGIT, GEN_VALUE};
-use crate::scan::{header_param, Cursor, Params};
+use crate::scan::{header_param, Cursor, ListValues, Params};
 use crate::uri::{parse_host, parse_port, Host};
 
 /// One Via value.
@@ -208,15 +208,13 @@ pub(crate) fn validate_list<'b>(value: &'b [u8], top: &mut Via<'b>) -> Option<us
 /// the first malformed value and then stops.
 #[derive(Debug, Clone)]
 pub struct ViaValues<'b> {
-    cur: Cursor<'b>,
-    done: bool,
+    list: ListValues<'b>,
 }
 
 impl<'b> ViaValues<'b> {
     pub fn new(value: &'b [u8]) -> Self {
         Self {
-            cur: Cursor::new(value),
-            done: false,
+            list: ListValues::new(value),
         }
     }
 }
@@ -225,32 +223,7 @@ impl<'b> Iterator for ViaValues<'b> {
     type Item = Result<Via<'b>, crate::HeaderError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        self.cur.skip_lws();
-        if self.cur.at_end() {
-            self.done = true;
-            return None;
-        }
-        let via = parse(&mut self.cur);
-        self.cur.skip_lws();
-        let ok = match via {
-            Some(_) if self.cur.at_end() => true,
-            // After a comma another value must follow: `a,` is an empty element.
-            Some(_) if self.cur.eat(b',') => {
-                self.cur.skip_lws();
-                !self.cur.at_end()
-            }
-            _ => false,
-        };
-        match via {
-            Some(v) if ok => Some(Ok(v)),
-            _ => {
-                self.done = true;
-                Some(Err(crate::HeaderError::Via))
-            }
-        }
+        self.list.next_with(parse, crate::HeaderError::Via)
     }
 }
 
