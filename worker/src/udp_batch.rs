@@ -19,12 +19,18 @@ use nix::sys::socket::{self, MsgFlags, MultiHeaders, SockaddrStorage};
 pub const BATCH: usize = 32;
 /// Room for one datagram: the largest UDP payload.
 const SLOT: usize = 65_536;
+/// Gap after each slot, an odd number of cache lines. Slots a power of two apart would start
+/// in the same cache sets, so the first lines of the 32 datagrams of a batch would evict
+/// each other from L1 and L2 before they are parsed; staggered, they spread over the sets.
+const STAGGER: usize = 11 * 64;
 
 /// Receive buffers and headers for [`BATCH`] datagrams, allocated once per worker.
 pub struct RxBatch {
     buf: Vec<u8>,
     /// Room per datagram.
     slot: usize,
+    /// Distance from one slot's start to the next (`slot` + [`STAGGER`]).
+    stride: usize,
     headers: MultiHeaders<SockaddrStorage>,
     /// `(length, source)` of each datagram of the last read; the length may exceed `slot`
     /// for [`RxBatch::recv_records`] (the record was cut).
@@ -49,9 +55,11 @@ pub enum Received {
 impl RxBatch {
     /// Buffers of `slot` bytes per datagram.
     pub fn with_slot(slot: usize) -> RxBatch {
+        let stride = slot + STAGGER;
         RxBatch {
-            buf: vec![0u8; BATCH * slot],
+            buf: vec![0u8; BATCH * stride],
             slot,
+            stride,
             headers: MultiHeaders::preallocate(BATCH, None),
             got: Vec::with_capacity(BATCH),
         }
@@ -71,9 +79,13 @@ impl RxBatch {
     fn read(&mut self, fd: RawFd, flags: MsgFlags) -> io::Result<Received> {
         self.got.clear();
         // Rebuilt per call (on the stack): they borrow the buffer the datagrams are read from.
-        let mut chunks = self.buf.chunks_mut(self.slot);
-        let mut iovs: [[IoSliceMut<'_>; 1]; BATCH] =
-            std::array::from_fn(|_| [IoSliceMut::new(chunks.next().unwrap_or_default())]);
+        let slot = self.slot;
+        let mut chunks = self.buf.chunks_mut(self.stride);
+        let mut iovs: [[IoSliceMut<'_>; 1]; BATCH] = std::array::from_fn(|_| {
+            let chunk = chunks.next().unwrap_or_default();
+            let room = chunk.len().min(slot);
+            [IoSliceMut::new(chunk.get_mut(..room).unwrap_or_default())]
+        });
         let res = socket::recvmmsg(fd, &mut self.headers, iovs.iter_mut(), flags, None);
         match res {
             Ok(msgs) => {
@@ -98,7 +110,7 @@ impl RxBatch {
     /// Datagram `i` of the last read: its bytes (at most a slot) and source.
     pub fn get(&self, i: usize) -> Option<(&[u8], Option<SocketAddr>)> {
         let (len, src) = *self.got.get(i)?;
-        let at = i * self.slot;
+        let at = i * self.stride;
         Some((self.buf.get(at..at + len.min(self.slot))?, src))
     }
 
