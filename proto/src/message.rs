@@ -19,7 +19,7 @@ use crate::header::HeaderKind;
 use crate::headers::addr::{self, AddrValues, Contact, ContactValues, NameAddr};
 use crate::headers::simple::{self, CSeq, MediaType, Tokens};
 use crate::headers::via::{self, Via, ViaValues};
-use crate::headers::Credentials;
+use crate::headers::{Credentials, DigestFields};
 use crate::method::Method;
 use crate::uri::Uri;
 
@@ -462,9 +462,13 @@ impl<'b, 'h> Message<'b, 'h> {
 
     /// Single-instance header kinds (From, To, Call-ID, CSeq, ...) that appear more than once.
     pub fn duplicated_single_headers(&self) -> impl Iterator<Item = HeaderKind> + '_ {
-        HeaderKind::KNOWN
-            .into_iter()
-            .filter(move |&k| self.dup_single & (1u128 << (k as usize)) != 0)
+        let bits = self.dup_single;
+        // Nearly always none: then the walk over every kind (400 instructions) is skipped.
+        let kinds: &'static [HeaderKind] = if bits == 0 { &[] } else { &HeaderKind::KNOWN };
+        kinds
+            .iter()
+            .copied()
+            .filter(move |&k| bits & (1u128 << (k as usize)) != 0)
     }
 
     // ----- core headers (parsed eagerly) -------------------------------------------------
@@ -542,12 +546,19 @@ impl<'b, 'h> Message<'b, 'h> {
         &self,
         kind: HeaderKind,
     ) -> impl Iterator<Item = Result<Credentials<'b>, HeaderError>> + 'h {
-        let err = match kind {
-            HeaderKind::WwwAuthenticate | HeaderKind::ProxyAuthenticate => HeaderError::Challenge,
-            _ => HeaderError::Authorization,
-        };
+        let err = credentials_error(kind);
         self.headers_of(kind)
             .map(move |h| Credentials::parse(h.value).ok_or(err))
+    }
+
+    /// [`Message::credentials`] with each one's Digest parameters, from one walk of it.
+    pub fn digest_credentials(
+        &self,
+        kind: HeaderKind,
+    ) -> impl Iterator<Item = Result<(Credentials<'b>, DigestFields<'b>), HeaderError>> + 'h {
+        let err = credentials_error(kind);
+        self.headers_of(kind)
+            .map(move |h| Credentials::parse_fields(h.value).ok_or(err))
     }
 
     /// Option tags of every field of `kind` (Require, Proxy-Require, Supported, Unsupported,
@@ -679,6 +690,14 @@ fn check_version(v: &[u8]) -> Result<(), ParseError> {
     } else {
         ParseError::BadVersion
     })
+}
+
+/// The error of a malformed credentials (Authorization) or challenge (WWW-Authenticate) field.
+fn credentials_error(kind: HeaderKind) -> HeaderError {
+    match kind {
+        HeaderKind::WwwAuthenticate | HeaderKind::ProxyAuthenticate => HeaderError::Challenge,
+        _ => HeaderError::Authorization,
+    }
 }
 
 #[cfg(test)]

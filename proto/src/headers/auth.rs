@@ -18,17 +18,23 @@ pub struct Credentials<'b> {
 impl<'b> Credentials<'b> {
     /// Parse and validate a credentials or challenge value.
     pub fn parse(value: &'b [u8]) -> Option<Credentials<'b>> {
+        Self::parse_fields(value).map(|(c, _)| c)
+    }
+
+    /// [`Credentials::parse`] and [`Credentials::digest_fields`] in one walk of the
+    /// parameters: what a verifier needs, for the cost of validating.
+    pub fn parse_fields(value: &'b [u8]) -> Option<(Credentials<'b>, DigestFields<'b>)> {
         let mut cur = Cursor::new(value);
         cur.skip_lws();
         let scheme = cur.token()?;
         cur.skip_lws();
         let params = cur.rest();
         let mut it = AuthParams::new(params);
-        for _ in it.by_ref() {}
+        let fields = DigestFields::collect(it.by_ref());
         if it.failed {
             return None;
         }
-        Some(Credentials { scheme, params })
+        Some((Credentials { scheme, params }, fields))
     }
 
     /// True for the Digest scheme.
@@ -86,8 +92,15 @@ impl<'b> Credentials<'b> {
     /// again). Same matching as [`Credentials::param`]: case-insensitive names, first one
     /// wins.
     pub fn digest_fields(&self) -> DigestFields<'b> {
+        DigestFields::collect(self.params())
+    }
+}
+
+impl<'b> DigestFields<'b> {
+    /// The Digest parameters among `params`, consumed to the end.
+    fn collect(params: impl Iterator<Item = (&'b [u8], &'b [u8])>) -> DigestFields<'b> {
         let mut f = DigestFields::default();
-        for (name, value) in self.params() {
+        for (name, value) in params {
             let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
             let slot = match name.len() {
                 2 if is(b"nc") => &mut f.nc,
@@ -226,6 +239,7 @@ mod tests {
             let c = Credentials::parse(raw).unwrap();
             let f = c.digest_fields();
             let text = String::from_utf8_lossy(raw);
+            assert_eq!(Credentials::parse_fields(raw), Some((c, f)), "{text}");
             assert_eq!(f.username, c.username(), "{text}");
             assert_eq!(f.realm, c.realm(), "{text}");
             assert_eq!(f.nonce, c.nonce(), "{text}");
@@ -268,6 +282,7 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(bad)
             );
+            assert!(Credentials::parse_fields(bad).is_none());
         }
     }
 }
