@@ -125,26 +125,29 @@ pub(crate) fn parse_host<'b>(cur: &mut Cursor<'b>) -> Option<Host<'b>> {
 /// of `s`, if there is one; it may be followed by anything (the caller decides).
 #[inline]
 fn ipv4_len(s: &[u8]) -> Option<usize> {
-    let (mut dots, mut digits, mut part) = (0u32, 0u32, 0u32);
-    let mut end = s.len();
-    for (i, &b) in s.iter().enumerate() {
-        match b {
-            b'0'..=b'9' if digits < 3 => {
-                part = part * 10 + u32::from(b - b'0');
-                digits += 1;
+    let mut i = 0;
+    for part in 0..4 {
+        if part > 0 {
+            if s.get(i) != Some(&b'.') {
+                return None;
             }
-            b'.' if dots < 3 && digits > 0 && part <= 255 => {
-                dots += 1;
-                digits = 0;
-                part = 0;
+            i += 1;
+        }
+        // One to three digits; a part per loop keeps the state in registers.
+        let start = i;
+        let mut value = 0u32;
+        while i - start < 3 {
+            match s.get(i) {
+                Some(&d @ b'0'..=b'9') => value = value * 10 + u32::from(d - b'0'),
+                _ => break,
             }
-            _ => {
-                end = i;
-                break;
-            }
+            i += 1;
+        }
+        if i == start || value > 255 {
+            return None;
         }
     }
-    (dots == 3 && digits > 0 && part <= 255).then_some(end)
+    Some(i)
 }
 
 /// Length of the run of host characters at the start of `s`, provided it is a valid name:
@@ -414,6 +417,77 @@ fn hex(c: u8) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The dotted-quad scan as first written (one loop over the bytes with a state), which
+    /// the per-part loop must agree with.
+    fn ipv4_len_reference(s: &[u8]) -> Option<usize> {
+        let (mut dots, mut digits, mut part) = (0u32, 0u32, 0u32);
+        let mut end = s.len();
+        for (i, &b) in s.iter().enumerate() {
+            match b {
+                b'0'..=b'9' if digits < 3 => {
+                    part = part * 10 + u32::from(b - b'0');
+                    digits += 1;
+                }
+                b'.' if dots < 3 && digits > 0 && part <= 255 => {
+                    dots += 1;
+                    digits = 0;
+                    part = 0;
+                }
+                _ => {
+                    end = i;
+                    break;
+                }
+            }
+        }
+        (dots == 3 && digits > 0 && part <= 255).then_some(end)
+    }
+
+    #[test]
+    fn ipv4_len_agrees_with_the_reference() {
+        let mut cases: Vec<Vec<u8>> = [
+            &b"127.0.0.1"[..],
+            b"1.2.3.4",
+            b"255.255.255.255",
+            b"256.1.1.1",
+            b"1.2.3.256",
+            b"1.2.3",
+            b"1.2.3.",
+            b"1..3.4",
+            b".1.2.3.4",
+            b"0001.2.3.4",
+            b"1.2.3.4.5",
+            b"1.2.3.4567",
+            b"1.2.3.4:5060",
+            b"1.2.3.4;transport=udp",
+            b"10.0.0.1a",
+            b"",
+            b"9",
+        ]
+        .iter()
+        .map(|c| c.to_vec())
+        .collect();
+        // Every one-byte change of a few addresses, from the bytes that matter here.
+        for base in [&b"192.168.1.20"[..], b"1.2.3.4", b"255.0.10.7:5"] {
+            for at in 0..base.len() {
+                for b in [b'0', b'5', b'9', b'.', b':', b'a', b' '] {
+                    let mut c = base.to_vec();
+                    c[at] = b;
+                    cases.push(c);
+                }
+                cases.push([&base[..at], &base[at + 1..]].concat());
+            }
+        }
+        for c in cases {
+            assert_eq!(
+                ipv4_len(&c),
+                ipv4_len_reference(&c),
+                "{:?}",
+                String::from_utf8_lossy(&c)
+            );
+        }
+    }
 
     /// The two-pass classification `parse_host` replaced: take the run of host characters,
     /// then decide IPv4 or name. Kept as the reference for the one-pass scanners.
@@ -509,8 +583,6 @@ mod tests {
             );
         }
     }
-
-    use super::*;
 
     #[test]
     fn ipv4_reads_what_std_reads() {
