@@ -71,24 +71,31 @@ impl<'b> Host<'b> {
 /// most 255, none with a leading zero.
 fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let (mut part, mut value, mut digits) = (0usize, 0u16, 0u8);
-    // One pass; a part ends at a dot or at the end.
-    for &b in s.iter().chain(core::iter::once(&b'.')) {
-        if b.is_ascii_digit() {
-            // A leading zero (`01`), or a fourth digit.
-            if (digits == 1 && value == 0) || digits == 3 {
+    let mut i = 0;
+    // One part per loop, as in `ipv4_len`.
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if s.get(i) != Some(&b'.') {
                 return None;
             }
-            value = value * 10 + u16::from(b - b'0');
-            digits += 1;
-        } else if b == b'.' && digits > 0 {
-            *octets.get_mut(part)? = u8::try_from(value).ok()?;
-            (part, value, digits) = (part + 1, 0, 0);
-        } else {
+            i += 1;
+        }
+        let start = i;
+        let mut value = 0u16;
+        while let Some(&d @ b'0'..=b'9') = s.get(i) {
+            // A fourth digit, or a leading zero (`01`).
+            if i - start == 3 || (i - start == 1 && value == 0) {
+                return None;
+            }
+            value = value * 10 + u16::from(d - b'0');
+            i += 1;
+        }
+        if i == start {
             return None;
         }
+        *octet = u8::try_from(value).ok()?;
     }
-    (part == 4).then(|| Ipv4Addr::from(octets))
+    (i == s.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// Parse a host at the cursor: `hostname / IPv4address / IPv6reference`.
