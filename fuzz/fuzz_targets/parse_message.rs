@@ -30,6 +30,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = msg.tokens(k).count();
     }
     let _ = msg.duplicated_single_headers().count();
+    // One walk (what the verifier uses) must agree with validate-then-collect.
+    for k in [HeaderKind::Authorization, HeaderKind::ProxyAuthorization] {
+        for (one, two) in msg.digest_credentials(k).zip(msg.credentials(k)) {
+            assert_eq!(one, two.map(|c| (c, c.digest_fields())));
+        }
+    }
     if let Some(u) = msg.request_uri() {
         let _ = (u.params().count(), u.maddr(), u.transport(), u.host.ip());
     }
