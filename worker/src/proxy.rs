@@ -767,13 +767,9 @@ impl Proxy {
     fn is_loop(&self, msg: &Message<'_, '_>) -> bool {
         // Most requests carry no Via of ours, and a byte search says so without parsing
         // every Via value again (our branches start with exactly these bytes).
-        let mut mark = [0u8; 7 + steering::BRANCH_MARK.len()];
-        let (cookie, ours) = mark.split_at_mut(7);
-        cookie.copy_from_slice(b"z9hG4bK");
-        ours.copy_from_slice(steering::BRANCH_MARK);
         if !msg
             .headers_of(HeaderKind::Via)
-            .any(|h| memchr::memmem::find(h.value, &mark).is_some())
+            .any(|h| OUR_BRANCH.find(h.value).is_some())
         {
             return false;
         }
@@ -2198,13 +2194,38 @@ fn our_branch(bytes: &[u8]) -> Option<&[u8]> {
     bytes.get(start..start + BRANCH_LEN)
 }
 
+/// How every branch of ours starts, as a Via parameter: `branch=`, the RFC 3261 magic
+/// cookie, then our mark.
+// Evaluated at compile time: an index out of range would fail the build, not a request.
+#[allow(clippy::indexing_slicing)]
+const OUR_BRANCH_PARAM: [u8; 14 + steering::BRANCH_MARK.len()] = {
+    let head = b"branch=z9hG4bK";
+    let mut m = [0u8; 14 + steering::BRANCH_MARK.len()];
+    let mut i = 0;
+    while i < m.len() {
+        m[i] = if i < head.len() {
+            head[i]
+        } else {
+            steering::BRANCH_MARK[i - head.len()]
+        };
+        i += 1;
+    }
+    m
+};
+
+type Finder = std::sync::LazyLock<memchr::memmem::Finder<'static>>;
+
+// Searchers built once: `memmem::find` builds one per call, which cost more than searching
+// a REGISTER's Via.
+/// A branch of ours (cookie and mark) anywhere.
+static OUR_BRANCH: Finder =
+    Finder::new(|| memchr::memmem::Finder::new(OUR_BRANCH_PARAM.get(7..).unwrap_or_default()));
+/// The branch parameter of ours.
+static OUR_BRANCH_PARAM_FINDER: Finder =
+    Finder::new(|| memchr::memmem::Finder::new(&OUR_BRANCH_PARAM));
+
 fn branch_start(bytes: &[u8]) -> Option<usize> {
-    let mut mark = [0u8; 17];
-    let m = b"branch=z9hG4bK";
-    let (a, b) = mark.split_at_mut(m.len());
-    a.copy_from_slice(m);
-    b.copy_from_slice(steering::BRANCH_MARK);
-    memchr::memmem::find(bytes, &mark).map(|at| at + 7)
+    OUR_BRANCH_PARAM_FINDER.find(bytes).map(|at| at + 7)
 }
 
 /// Offset of the unique part of our branch in a request we built.
