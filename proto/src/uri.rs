@@ -70,9 +70,20 @@ impl<'b> Host<'b> {
 /// A dotted quad as `Ipv4Addr::from_str` reads it: four parts of 1 to 3 digits, each at
 /// most 255, none with a leading zero.
 fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    match dotted_quad(s, true)? {
+        (octets, len) if len == s.len() => Some(Ipv4Addr::from(octets)),
+        _ => None,
+    }
+}
+
+/// The dotted quad at the start of `s` (four parts of 1 to 3 digits, each at most 255) and
+/// its length; `strict` also refuses a part with a leading zero. One part per loop keeps the
+/// state in registers.
+// Always inlined: each caller's `strict` is a constant, which removes its check.
+#[inline(always)]
+fn dotted_quad(s: &[u8], strict: bool) -> Option<([u8; 4], usize)> {
     let mut octets = [0u8; 4];
     let mut i = 0;
-    // One part per loop, as in `ipv4_len`.
     for (n, octet) in octets.iter_mut().enumerate() {
         if n > 0 {
             if s.get(i) != Some(&b'.') {
@@ -82,9 +93,11 @@ fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
         }
         let start = i;
         let mut value = 0u16;
-        while let Some(&d @ b'0'..=b'9') = s.get(i) {
-            // A fourth digit, or a leading zero (`01`).
-            if i - start == 3 || (i - start == 1 && value == 0) {
+        while i - start < 3 {
+            let Some(&d @ b'0'..=b'9') = s.get(i) else {
+                break;
+            };
+            if strict && i - start == 1 && value == 0 {
                 return None;
             }
             value = value * 10 + u16::from(d - b'0');
@@ -95,7 +108,7 @@ fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
         }
         *octet = u8::try_from(value).ok()?;
     }
-    (i == s.len()).then(|| Ipv4Addr::from(octets))
+    Some((octets, i))
 }
 
 /// Parse a host at the cursor: `hostname / IPv4address / IPv6reference`.
@@ -132,29 +145,7 @@ pub(crate) fn parse_host<'b>(cur: &mut Cursor<'b>) -> Option<Host<'b>> {
 /// of `s`, if there is one; it may be followed by anything (the caller decides).
 #[inline]
 fn ipv4_len(s: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    for part in 0..4 {
-        if part > 0 {
-            if s.get(i) != Some(&b'.') {
-                return None;
-            }
-            i += 1;
-        }
-        // One to three digits; a part per loop keeps the state in registers.
-        let start = i;
-        let mut value = 0u32;
-        while i - start < 3 {
-            match s.get(i) {
-                Some(&d @ b'0'..=b'9') => value = value * 10 + u32::from(d - b'0'),
-                _ => break,
-            }
-            i += 1;
-        }
-        if i == start || value > 255 {
-            return None;
-        }
-    }
-    Some(i)
+    dotted_quad(s, false).map(|(_, len)| len)
 }
 
 /// Length of the run of host characters at the start of `s`, provided it is a valid name:
