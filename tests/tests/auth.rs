@@ -132,8 +132,7 @@ fn sha256_and_md5_wrong_password_replay_and_stale() {
     let p = phone("127.0.0.1");
 
     // No credentials: 401 with one challenge per algorithm, SHA-256 first.
-    let r = register(&p, s.addr, "alice", 1, None);
-    assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
+    let r = register_expect(401, &p, s.addr, "alice", 1, None);
     let ch = header(&r, "WWW-Authenticate:");
     assert_eq!(ch.len(), 2, "{r}");
     assert!(
@@ -143,41 +142,41 @@ fn sha256_and_md5_wrong_password_replay_and_stale() {
     let nonce = param(ch[0], "nonce").unwrap();
 
     // SHA-256 then MD5 credentials on the same nonce with increasing nc.
-    let r = register(
+    register_expect(
+        200,
         &p,
         s.addr,
         "alice",
         2,
         Some(("wonderland", &nonce, Alg::Sha256, "00000001")),
     );
-    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
     // That REGISTER retransmitted (as if our 200 were lost): the same count in the same
     // transaction, answered 200 again rather than challenged as a replay.
-    let r = register(
+    register_expect(
+        200,
         &p,
         s.addr,
         "alice",
         2,
         Some(("wonderland", &nonce, Alg::Sha256, "00000001")),
     );
-    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
-    let r = register(
+    register_expect(
+        200,
         &p,
         s.addr,
         "alice",
         3,
         Some(("wonderland", &nonce, Alg::Md5, "00000002")),
     );
-    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
     // Replayed nonce-count: challenged again.
-    let r = register(
+    register_expect(
+        401,
         &p,
         s.addr,
         "alice",
         4,
         Some(("wonderland", &nonce, Alg::Md5, "00000002")),
     );
-    assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
     // Wrong password and unknown user: the same answer (no user enumeration).
     let wrong = register(
         &p,
@@ -204,14 +203,14 @@ fn sha256_and_md5_wrong_password_replay_and_stale() {
     assert_eq!(shape(&wrong), shape(&unknown));
     // An old nonce (issued 400 s ago, ttl 300) with the right password: stale=true.
     let old = auth::nonce(&cfg(), SECRET.as_bytes(), now() - 400, 99);
-    let r = register(
+    let r = register_expect(
+        401,
         &p,
         s.addr,
         "alice",
         6,
         Some(("wonderland", &old, Alg::Sha256, "00000001")),
     );
-    assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
     assert!(
         header(&r, "WWW-Authenticate:")
             .iter()
@@ -221,8 +220,7 @@ fn sha256_and_md5_wrong_password_replay_and_stale() {
 
     // A trusted source registers without credentials.
     let t = phone("127.0.0.2");
-    let r = register(&t, s.addr, "trunk", 1, None);
-    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+    register_expect(200, &t, s.addr, "trunk", 1, None);
 
     // Other requests get 407 with Proxy-Authenticate.
     let me = p.local_addr().unwrap();
@@ -381,11 +379,25 @@ fn sipp_registers_with_md5_digest_credentials() {
     assert_eq!((r.successful, r.failed), (0, 5), "{r:?}");
 }
 
+/// [`register`], asserting the answer's status; the answer, for further checks.
+#[track_caller]
+fn register_expect(
+    status: u16,
+    sock: &UdpSocket,
+    to: SocketAddr,
+    user: &str,
+    cseq: u32,
+    creds: Option<(&str, &str, Alg, &str)>,
+) -> String {
+    let r = register(sock, to, user, cseq, creds);
+    assert_eq!(status_of(r.as_bytes()), Some(status), "{r}");
+    r
+}
+
 /// The nonce of the challenge a REGISTER without credentials gets (a nonce only counts once
 /// it was handed out: one merely signed with the secret is stale).
 fn challenged(p: &UdpSocket, to: SocketAddr, user: &str, cseq: u32) -> String {
-    let r = register(p, to, user, cseq, None);
-    assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
+    let r = register_expect(401, p, to, user, cseq, None);
     param(header(&r, "WWW-Authenticate:")[0], "nonce").unwrap()
 }
 
@@ -405,24 +417,24 @@ fn repeated_wrong_passwords_lock_out_and_the_lockout_expires() {
     }
     let nonce = challenged(&p, s.addr, "bob", 100);
     for i in 1..=3 {
-        let r = register(
+        register_expect(
+            401,
             &p,
             s.addr,
             "bob",
             i,
             Some(("wrong", &nonce, Alg::Md5, &format!("{i:08x}"))),
         );
-        assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
     }
     // Locked: even the right password is refused now.
-    let r = register(
+    register_expect(
+        403,
         &p,
         s.addr,
         "bob",
         4,
         Some(("builder", &nonce, Alg::Md5, "00000004")),
     );
-    assert_eq!(status_of(r.as_bytes()), Some(403), "{r}");
     assert!(
         s.log_text().contains("sipedge auth lockout"),
         "{}",
@@ -431,14 +443,14 @@ fn repeated_wrong_passwords_lock_out_and_the_lockout_expires() {
     // The window ends: the right password works again.
     std::thread::sleep(Duration::from_secs(3));
     let nonce = challenged(&p, s.addr, "bob", 101);
-    let r = register(
+    register_expect(
+        200,
         &p,
         s.addr,
         "bob",
         5,
         Some(("builder", &nonce, Alg::Md5, "00000001")),
     );
-    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
 }
 
 #[test]
@@ -477,8 +489,7 @@ fn nonce_counts_outlive_killed_workers_and_a_restart_makes_nonces_stale() {
     let p = phone("127.0.0.1");
     let nonce = challenged(&p, s.addr, "alice", 1);
     let creds = |nc: &'static str| Some(("wonderland", nonce.as_str(), Alg::Md5, nc));
-    let r = register(&p, s.addr, "alice", 2, creds("00000001"));
-    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+    register_expect(200, &p, s.addr, "alice", 2, creds("00000001"));
 
     // Both workers killed and replaced: the table lives in the master.
     let before = s.workers();
@@ -491,25 +502,22 @@ fn nonce_counts_outlive_killed_workers_and_a_restart_makes_nonces_stale() {
     std::thread::sleep(Duration::from_millis(300));
     // The used count is still known (a replay in a new transaction is challenged, not
     // stale), and the next count still works on the same nonce.
-    let r = register(&p, s.addr, "alice", 3, creds("00000001"));
-    assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
+    let r = register_expect(401, &p, s.addr, "alice", 3, creds("00000001"));
     assert!(!r.contains("stale=true"), "{r}");
-    let r = register(&p, s.addr, "alice", 4, creds("00000002"));
-    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
+    register_expect(200, &p, s.addr, "alice", 4, creds("00000002"));
 
     // A full restart starts an empty table: the nonce is stale (the client retries with the
     // same password, unprompted), and a fresh challenge works.
     let s = s.restart(&dir);
-    let r = register(&p, s.addr, "alice", 5, creds("00000003"));
-    assert_eq!(status_of(r.as_bytes()), Some(401), "{r}");
+    let r = register_expect(401, &p, s.addr, "alice", 5, creds("00000003"));
     assert!(r.contains("stale=true"), "{r}");
     let nonce = challenged(&p, s.addr, "alice", 6);
-    let r = register(
+    register_expect(
+        200,
         &p,
         s.addr,
         "alice",
         7,
         Some(("wonderland", &nonce, Alg::Md5, "00000001")),
     );
-    assert_eq!(status_of(r.as_bytes()), Some(200), "{r}");
 }
