@@ -8,11 +8,13 @@
 )]
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e::{ctl, exchange, scenario, scratch_dir, sipp, status_of, test_config, Sipedge};
+use e2e::{
+    ctl, exchange, scenario, scratch_dir, sipp, status_of, test_config, Sipedge, SippResult,
+};
 
 /// sipedge on `port` serving `localhost`/`127.0.0.1`: REGISTER → registrar, everything else
 /// → lookup (404 unknown user, 480 no live binding). `min_expires` is small for expiry tests.
@@ -342,34 +344,45 @@ fn bindings_survive_a_killed_worker_and_a_restart() {
     .is_some());
 }
 
+/// SIPp's `uac_register.xml` for `count` users `PREFIX000`.. (one REGISTER each, `count` per
+/// second) against sipedge on `port`, from `port + 1000`.
+fn sipp_register(dir: &Path, prefix: &str, count: u32, port: u16, limit: Duration) -> SippResult {
+    // As many digits as the last number has: user000..user199, relay00..relay19.
+    let w = count.saturating_sub(1).max(1).to_string().len();
+    let csv: String = std::iter::once("SEQUENTIAL\n".to_string())
+        .chain((0..count).map(|i| format!("{prefix}{i:0w$}\n")))
+        .collect();
+    let users = dir.join("users.csv");
+    std::fs::write(&users, csv).unwrap();
+    let (target, local, n) = (
+        format!("127.0.0.1:{port}"),
+        (port + 1000).to_string(),
+        count.to_string(),
+    );
+    let sf = scenario("uac_register.xml");
+    let args = [
+        "-sf",
+        sf.to_str().unwrap(),
+        "-inf",
+        users.to_str().unwrap(),
+        &target,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &local,
+        "-m",
+        &n,
+        "-r",
+        &n,
+    ];
+    sipp(dir, "register", &args, limit)
+}
+
 #[test]
 fn sipp_and_sipsak_register() {
     let (dir, s) = start("reg-sipp", 25206, 2);
     // SIPp: 200 users from an injection file, one REGISTER each.
-    let csv: String = std::iter::once("SEQUENTIAL\n".to_string())
-        .chain((0..200).map(|i| format!("user{i:03}\n")))
-        .collect();
-    std::fs::write(dir.join("users.csv"), csv).unwrap();
-    let r = sipp(
-        &dir,
-        "register",
-        &[
-            "-sf",
-            scenario("uac_register.xml").to_str().unwrap(),
-            "-inf",
-            dir.join("users.csv").to_str().unwrap(),
-            "127.0.0.1:25206",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "26206",
-            "-m",
-            "200",
-            "-r",
-            "200",
-        ],
-        Duration::from_secs(60),
-    );
+    let r = sipp_register(&dir, "user", 200, 25206, Duration::from_secs(60));
     assert_eq!(
         (r.status, r.successful, r.failed),
         (Some(0), 200, 0),
@@ -593,30 +606,7 @@ fn register_relayed_to_a_core_registrar_carries_path() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let csv: String = std::iter::once("SEQUENTIAL\n".to_string())
-        .chain((0..20).map(|i| format!("relay{i:02}\n")))
-        .collect();
-    std::fs::write(dir.join("users.csv"), csv).unwrap();
-    let r = sipp(
-        &dir,
-        "register",
-        &[
-            "-sf",
-            scenario("uac_register.xml").to_str().unwrap(),
-            "-inf",
-            dir.join("users.csv").to_str().unwrap(),
-            "127.0.0.1:25209",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "26209",
-            "-m",
-            "20",
-            "-r",
-            "20",
-        ],
-        Duration::from_secs(30),
-    );
+    let r = sipp_register(&dir, "relay", 20, 25209, Duration::from_secs(30));
     // The core checked the Path of every REGISTER (a missing one fails its call).
     let core_status = core.wait().unwrap();
     assert_eq!(
