@@ -2218,14 +2218,18 @@ type Finder = std::sync::LazyLock<memchr::memmem::Finder<'static>>;
 // Searchers built once: `memmem::find` builds one per call, which cost more than searching
 // a REGISTER's Via.
 /// A branch of ours (cookie and mark) anywhere.
-static OUR_BRANCH: Finder =
-    Finder::new(|| memchr::memmem::Finder::new(OUR_BRANCH_PARAM.get(7..).unwrap_or_default()));
+static OUR_BRANCH: Finder = Finder::new(|| {
+    let cookie_on = OUR_BRANCH_PARAM.get(b"branch=".len()..);
+    memchr::memmem::Finder::new(cookie_on.unwrap_or_default())
+});
 /// The branch parameter of ours.
 static OUR_BRANCH_PARAM_FINDER: Finder =
     Finder::new(|| memchr::memmem::Finder::new(&OUR_BRANCH_PARAM));
 
 fn branch_start(bytes: &[u8]) -> Option<usize> {
-    OUR_BRANCH_PARAM_FINDER.find(bytes).map(|at| at + 7)
+    OUR_BRANCH_PARAM_FINDER
+        .find(bytes)
+        .map(|at| at + b"branch=".len())
 }
 
 /// Offset of the unique part of our branch in a request we built.
