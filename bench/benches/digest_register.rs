@@ -112,7 +112,6 @@ register = true
     /// the time it took.
     fn batch(&mut self, msgs: &[Vec<u8>]) -> Duration {
         let now = Instant::now();
-        let t = Instant::now();
         let store = self.proxy.store().unwrap();
         store.begin_batch();
         for m in msgs {
@@ -124,7 +123,7 @@ register = true
         }
         let store = self.proxy.store().unwrap();
         store.end_batch().unwrap();
-        t.elapsed()
+        now.elapsed()
     }
 
     /// The answers of the last batch, cleared.
