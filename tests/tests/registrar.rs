@@ -19,13 +19,22 @@ use e2e::{
 /// sipedge on `port` serving `localhost`/`127.0.0.1`: REGISTER → registrar, everything else
 /// → lookup (404 unknown user, 480 no live binding). `min_expires` is small for expiry tests.
 fn start(name: &str, port: u16, workers: usize) -> (PathBuf, Sipedge) {
+    start_with(
+        name,
+        port,
+        workers,
+        "min_expires = 1\ndefault_expires = 600\n",
+    )
+}
+
+/// [`start`] with other `[registrar]` keys than its expiry defaults.
+fn start_with(name: &str, port: u16, workers: usize, registrar: &str) -> (PathBuf, Sipedge) {
     let dir = scratch_dir(name);
     let config = format!(
         r#"{}
 [registrar]
 domains = ["localhost", "127.0.0.1"]
-min_expires = 1
-default_expires = 600
+{registrar}
 
 [[route]]
 name = "register"
@@ -196,12 +205,7 @@ fn register_refresh_unregister_and_wildcard() {
 
 #[test]
 fn too_brief_gets_423_with_min_expires() {
-    let dir = scratch_dir("reg-brief");
-    let config = format!(
-        "{}\n[registrar]\ndomains = [\"127.0.0.1\"]\nmin_expires = 120\n[[route]]\nname = \"r\"\nregister = true\n",
-        test_config(&dir, 25202, 1)
-    );
-    let s = Sipedge::start(&dir, &config, 25202);
+    let (_dir, s) = start_with("reg-brief", 25202, 1, "min_expires = 120\n");
     let p = phone("127.0.0.1");
     let r = register(
         &p,
@@ -532,12 +536,12 @@ fn two_phones_on_one_aor_both_ring_and_the_loser_is_cancelled() {
 
 #[test]
 fn natted_bindings_are_kept_alive_and_dropped_when_silent() {
-    let dir = scratch_dir("reg-keepalive");
-    let config = format!(
-        "{}\n[registrar]\ndomains = [\"127.0.0.1\"]\nmin_expires = 1\nnat_keepalive_interval = 1\nnat_keepalive_tries = 2\n[[route]]\nname = \"r\"\nregister = true\n",
-        test_config(&dir, 25208, 2)
+    let (_dir, s) = start_with(
+        "reg-keepalive",
+        25208,
+        2,
+        "min_expires = 1\nnat_keepalive_interval = 1\nnat_keepalive_tries = 2\n",
     );
-    let s = Sipedge::start(&dir, &config, 25208);
     let p = phone("127.0.0.7");
     let r = register(
         &p,

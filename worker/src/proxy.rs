@@ -542,15 +542,8 @@ impl Proxy {
                         s.timers.cancel(TimerKind::G);
                         s.timers.cancel(TimerKind::H);
                         // Timer I is zero on reliable transports; UDP only here.
-                        let at = self.timers.start(
-                            now,
-                            t4,
-                            TimerKey {
-                                side: Side::Server,
-                                id,
-                                kind: TimerKind::I,
-                            },
-                        );
+                        let key = TimerKey::new(Side::Server, id, TimerKind::I);
+                        let at = self.timers.start(now, t4, key);
                         s.timers.set(TimerKind::I, at);
                         return;
                     }
@@ -1243,32 +1236,22 @@ impl Proxy {
     }
 
     fn client_timer(&mut self, id: Id, kind: TimerKind, after: Duration, now: Instant) {
-        let at = self.timers.start(
-            now,
-            after,
-            TimerKey {
-                side: Side::Client,
-                id,
-                kind,
-            },
-        );
-        if let Some(c) = self.clients.get_mut(id) {
-            c.timers.set(kind, at);
-        }
+        self.arm(Side::Client, id, kind, after, now);
     }
 
     fn server_timer(&mut self, id: Id, kind: TimerKind, after: Duration, now: Instant) {
-        let at = self.timers.start(
-            now,
-            after,
-            TimerKey {
-                side: Side::Server,
-                id,
-                kind,
-            },
-        );
-        if let Some(s) = self.servers.get_mut(id) {
-            s.timers.set(kind, at);
+        self.arm(Side::Server, id, kind, after, now);
+    }
+
+    /// Queue the timer and note its deadline in the transaction (which cancels it by kind).
+    fn arm(&mut self, side: Side, id: Id, kind: TimerKind, after: Duration, now: Instant) {
+        let at = self.timers.start(now, after, TimerKey::new(side, id, kind));
+        let deadlines = match side {
+            Side::Client => self.clients.get_mut(id).map(|c| &mut c.timers),
+            Side::Server => self.servers.get_mut(id).map(|s| &mut s.timers),
+        };
+        if let Some(d) = deadlines {
+            d.set(kind, at);
         }
     }
 

@@ -77,6 +77,12 @@ pub struct TimerKey {
     pub kind: TimerKind,
 }
 
+impl TimerKey {
+    pub fn new(side: Side, id: Id, kind: TimerKind) -> TimerKey {
+        TimerKey { side, id, kind }
+    }
+}
+
 /// A slab slot and the generation it was allocated with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Id {
