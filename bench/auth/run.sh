@@ -55,7 +55,7 @@ measure() {
     # What SIPp achieved: past its own limit (about 24,000 flows/s on 2 shared cores) it falls
     # behind the asked rate and retransmits, and the CPU per flow measures its overload.
     local cps; cps=$(grep "Call Rate" "$OUT/$name.sipp" | tail -1 | awk -F'|' '{print $3}' | grep -o '[0-9.]*' | head -1 || true)
-    local rtx; rtx=$(awk '$1 == "REGISTER" {n += $4} END {print n + 0}' "$OUT/$name.sipp")
+    local rtx; rtx=$(awk '$1 == "REGISTER" {n += $4} END {print n + 0}' "$OUT/$name.sipp" 2>/dev/null || echo "?")
     echo "RESULT proxy=$name workers=$w rate=$RATE achieved_cps=${cps:-?} retrans=$rtx flows=$CALLS sipp_rc=$rc proxy_us_flow=$us" | tee -a "$OUT/summary.txt"
 }
 
