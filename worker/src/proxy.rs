@@ -2177,19 +2177,21 @@ fn our_branch(bytes: &[u8]) -> Option<&[u8]> {
     bytes.get(start..start + BRANCH_LEN)
 }
 
+/// The parameter name and the RFC 3261 magic cookie that start every branch of ours.
+const BRANCH_HEAD: &[u8] = b"branch=z9hG4bK";
+
 /// How every branch of ours starts, as a Via parameter: `branch=`, the RFC 3261 magic
 /// cookie, then our mark.
 // Evaluated at compile time: an index out of range would fail the build, not a request.
 #[allow(clippy::indexing_slicing)]
-const OUR_BRANCH_PARAM: [u8; 14 + steering::BRANCH_MARK.len()] = {
-    let head = b"branch=z9hG4bK";
-    let mut m = [0u8; 14 + steering::BRANCH_MARK.len()];
+const OUR_BRANCH_PARAM: [u8; BRANCH_HEAD.len() + steering::BRANCH_MARK.len()] = {
+    let mut m = [0u8; BRANCH_HEAD.len() + steering::BRANCH_MARK.len()];
     let mut i = 0;
     while i < m.len() {
-        m[i] = if i < head.len() {
-            head[i]
+        m[i] = if i < BRANCH_HEAD.len() {
+            BRANCH_HEAD[i]
         } else {
-            steering::BRANCH_MARK[i - head.len()]
+            steering::BRANCH_MARK[i - BRANCH_HEAD.len()]
         };
         i += 1;
     }
