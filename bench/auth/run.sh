@@ -9,6 +9,7 @@
 # REPEATS=N runs the pair N times, alternating, and compares the medians.
 # WORKERS=N runs both proxies with N workers (default 2: sipedge's bench config, Kamailio -n 2).
 # SYNC_MS=N sets sipedge's store.sync_interval_ms (default: the config's, 1000).
+# SIPEDGE=PATH measures another build, e.g. target/pgo/release/sipedge from bench/pgo.sh.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -24,7 +25,7 @@ esac
 OUT=$REPO/bench/results/$(date +%Y%m%d-%H%M%S)-auth-$RATE
 mkdir -p "$OUT" /tmp/sipedge-auth
 (cd "$REPO" && cargo build --release --bin sipedge --bin floor_responder) >/dev/null 2>&1
-SIPEDGE=$REPO/target/release/sipedge
+SIPEDGE=${SIPEDGE:-$REPO/target/release/sipedge}
 TICK=$(getconf CLK_TCK)
 WORKERS=${WORKERS:-2}
 CONFIG=$OUT/sipedge-auth.toml

@@ -15,7 +15,7 @@ LOAD_RATE=${LOAD_RATE:-20000}
 OUT=$REPO/bench/results/$(date +%Y%m%d-%H%M%S)-registrar-scale
 mkdir -p "$OUT" /tmp/sipedge-scale
 (cd "$REPO" && cargo build --release --bin sipedge)
-SIPEDGE=$REPO/target/release/sipedge
+SIPEDGE=${SIPEDGE:-$REPO/target/release/sipedge}
 CONF=${SIPEDGE_CONFIG:-$HERE/sipedge-scale.toml}
 export USERS WAIT_QUIET=${WAIT_QUIET:-20}
 

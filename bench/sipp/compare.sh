@@ -22,7 +22,7 @@ SCRATCH=/tmp/sipedge-bench
 mkdir -p "$OUT" "$SCRATCH"
 
 (cd "$REPO" && cargo build --release --bin sipedge --bin floor_responder)
-SIPEDGE=$REPO/target/release/sipedge
+SIPEDGE=${SIPEDGE:-$REPO/target/release/sipedge}
 
 start_sipedge() {
     rm -rf "$SCRATCH/store"
