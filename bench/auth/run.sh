@@ -104,5 +104,10 @@ median() { { grep "proxy=$1 " "$OUT/summary.txt" || true; } | { grep -o 'proxy_u
 S=$(median sipedge)
 K=$(median kamailio)
 F=$(median floor)
-[ -n "$F" ] && echo "FLOOR ${FLOW:-auth}-register rate=$RATE floor_us_flow=$F sipedge-floor=$(echo "scale=1; $S - $F" | bc) kamailio-floor=$(echo "scale=1; $K - $F" | bc)" | tee -a "$OUT/summary.txt"
-echo "RATIO ${FLOW:-auth}-register workers=$WORKERS rate=$RATE runs=${REPEATS:-1} sipedge_us_flow=$S kamailio_us_flow=$K kamailio/sipedge=$(echo "scale=2; $K / $S" | bc)" | tee -a "$OUT/summary.txt"
+# The floor bounds the ratio: a proxy doing no work at all would be kamailio/floor times cheaper.
+if [ -n "$F" ] && [ -n "$S" ] && [ -n "$K" ]; then
+    echo "FLOOR ${FLOW:-auth}-register rate=$RATE floor_us_flow=$F sipedge-floor=$(echo "scale=1; $S - $F" | bc) kamailio-floor=$(echo "scale=1; $K - $F" | bc) kamailio/floor=$(echo "scale=2; $K / $F" | bc)" | tee -a "$OUT/summary.txt"
+fi
+if [ -n "$S" ] && [ -n "$K" ]; then
+    echo "RATIO ${FLOW:-auth}-register workers=$WORKERS rate=$RATE runs=${REPEATS:-1} sipedge_us_flow=$S kamailio_us_flow=$K kamailio/sipedge=$(echo "scale=2; $K / $S" | bc)" | tee -a "$OUT/summary.txt"
+fi
