@@ -542,9 +542,7 @@ impl Proxy {
                         s.timers.cancel(TimerKind::G);
                         s.timers.cancel(TimerKind::H);
                         // Timer I is zero on reliable transports; UDP only here.
-                        let key = TimerKey::new(Side::Server, id, TimerKind::I);
-                        let at = self.timers.start(now, t4, key);
-                        s.timers.set(TimerKind::I, at);
+                        self.server_timer(id, TimerKind::I, t4, now);
                         return;
                     }
                     ServerState::Confirmed => {

@@ -427,7 +427,21 @@ fn busy_is_relayed_retransmitted_until_acked() {
         .replace("INVITE sip", "ACK sip")
         .replace("CSeq: 1 INVITE", "CSeq: 1 ACK");
     assert!(h.feed(UA, &ack).is_empty(), "hop-by-hop ACK absorbed");
-    assert!(h.advance(10_000).is_empty(), "no more retransmissions");
+    // Confirmed: the server transaction absorbs ACK retransmissions until Timer I (T4).
+    assert_eq!(h.proxy.transactions().0, 1);
+    assert!(h.feed(UA, &ack).is_empty(), "retransmitted ACK absorbed");
+    assert!(h.advance(4_000).is_empty(), "no more retransmissions");
+    assert_eq!(
+        h.proxy.transactions().0,
+        1,
+        "still Confirmed before T4 (5 s)"
+    );
+    assert!(h.advance(6_000).is_empty(), "no more retransmissions");
+    assert_eq!(
+        h.proxy.transactions().0,
+        0,
+        "Timer I ended the server transaction"
+    );
     // The core retransmits its 486: ACKed again, not relayed.
     let sent = h.feed(CORE1, &answer(&fwd, 486, "Busy Here", Some("b")));
     assert_eq!(sent.len(), 1);
