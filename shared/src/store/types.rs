@@ -226,18 +226,10 @@ pub(super) mod wire {
     /// The record in `bytes`, when it has the shape [`encode`] writes (any field order, any
     /// subset, any integer or length width); `None` otherwise (see the module docs).
     pub(in crate::store) fn decode(bytes: &[u8]) -> Option<BindingRef<'_>> {
-        let mut r = Rd { rest: bytes };
-        let n = r.map_len()?;
+        let mut f = Fields::new(bytes)?;
         let mut b = BindingRef::default();
-        let mut seen = 0u16;
-        for _ in 0..n {
-            let i = field(r.str_bytes()?)?;
-            // serde rejects a field given twice.
-            let bit = 1u16 << i;
-            if seen & bit != 0 {
-                return None;
-            }
-            seen |= bit;
+        while let Some(i) = f.next_key(field)? {
+            let r = &mut f.r;
             match i {
                 0 => b.aor = r.str()?,
                 1 => b.contact = r.str()?,
@@ -245,14 +237,7 @@ pub(super) mod wire {
                 3 => b.q = u16::try_from(r.uint()?).ok()?,
                 4 => b.call_id = r.str()?,
                 5 => b.cseq = u32::try_from(r.uint()?).ok()?,
-                6 => {
-                    b.received = if r.rest.first() == Some(&0xc0) {
-                        r.byte()?;
-                        None
-                    } else {
-                        Some(r.str()?)
-                    }
-                }
+                6 => b.received = r.nil_or_str()?,
                 7 => b.transport = r.str()?,
                 8 => b.worker = u16::try_from(r.uint()?).ok()?,
                 9 => {
@@ -272,8 +257,7 @@ pub(super) mod wire {
                 _ => return None,
             }
         }
-        // rmp_serde ignores trailing bytes; leave that case to it.
-        r.rest.is_empty().then_some(b)
+        Some(b)
     }
 
     /// What the sweeps read of a binding without decoding it: [`skim`], or rmp_serde
@@ -290,17 +274,10 @@ pub(super) mod wire {
     /// stepped over by their length, their text not checked as UTF-8 (the sweeps use none
     /// of it). `None` for a shape [`decode`] also leaves to rmp_serde.
     pub(in crate::store) fn skim(bytes: &[u8]) -> Option<Skim> {
-        let mut r = Rd { rest: bytes };
-        let n = r.map_len()?;
+        let mut f = Fields::new(bytes)?;
         let mut out = Skim::default();
-        let mut seen = 0u16;
-        for _ in 0..n {
-            let i = field(r.str_bytes()?)?;
-            let bit = 1u16 << i;
-            if seen & bit != 0 {
-                return None;
-            }
-            seen |= bit;
+        while let Some(i) = f.next_key(field)? {
+            let r = &mut f.r;
             match i {
                 2 => out.expires_at = r.uint()?,
                 11 => out.flags = u32::try_from(r.uint()?).ok()?,
@@ -320,7 +297,7 @@ pub(super) mod wire {
                 }
             }
         }
-        r.rest.is_empty().then_some(out)
+        Some(out)
     }
 
     /// What a digest check reads of a subscriber record (every `Subscriber` field but
@@ -344,12 +321,9 @@ pub(super) mod wire {
     /// rmp_serde, as for bindings. rmp_serde's generic path was a third of the subscriber read
     /// in the digest flow's profile (1.5 % of the flow's CPU; this reader, 0.9 %). A field added to `Subscriber` must be added here too.
     pub(in crate::store) fn secret(bytes: &[u8]) -> Option<Secret<'_>> {
-        let mut r = Rd { rest: bytes };
-        let n = r.map_len()?;
         let mut s = Secret::default();
-        let mut seen = 0u8;
-        for _ in 0..n {
-            let i: u8 = match r.str_bytes()? {
+        let index = |key: &[u8]| {
+            Some(match key {
                 b"user" => 0,
                 b"domain" => 1,
                 b"ha1_md5" => 2,
@@ -357,26 +331,18 @@ pub(super) mod wire {
                 b"password" => 4,
                 b"disabled" => 5,
                 _ => return None,
-            };
-            let bit = 1u8 << i;
-            if seen & bit != 0 {
-                return None;
-            }
-            seen |= bit;
+            })
+        };
+        let mut f = Fields::new(bytes)?;
+        while let Some(i) = f.next_key(index)? {
+            let r = &mut f.r;
             match i {
                 0 | 1 => {
                     r.str()?;
                 }
                 2 => s.ha1_md5 = r.str()?,
                 3 => s.ha1_sha256 = r.str()?,
-                4 => {
-                    s.password = if r.rest.first() == Some(&0xc0) {
-                        r.byte()?;
-                        None
-                    } else {
-                        Some(r.str()?)
-                    }
-                }
+                4 => s.password = r.nil_or_str()?,
                 _ => {
                     s.disabled = match r.byte()? {
                         0xc2 => false,
@@ -386,12 +352,47 @@ pub(super) mod wire {
                 }
             }
         }
-        r.rest.is_empty().then_some(s)
+        Some(s)
+    }
+
+    /// A walk over a MessagePack map whose keys a caller numbers (below 32): the caller
+    /// loops on [`Fields::next_key`] and reads each value from `r` itself, so the record
+    /// it fills stays a local of its own.
+    struct Fields<'b> {
+        r: Rd<'b>,
+        left: u32,
+        seen: u32,
+    }
+
+    impl<'b> Fields<'b> {
+        fn new(bytes: &'b [u8]) -> Option<Self> {
+            let mut r = Rd { rest: bytes };
+            let left = r.map_len()?;
+            Some(Fields { r, left, seen: 0 })
+        }
+
+        /// The number `index` gives the next key; `Some(None)` after the last value. `None`
+        /// for a key `index` does not know, a key given twice (serde rejects it), or bytes
+        /// after the map (rmp_serde ignores those; that case is left to it).
+        #[inline]
+        fn next_key(&mut self, index: impl Fn(&[u8]) -> Option<u32>) -> Option<Option<u32>> {
+            if self.left == 0 {
+                return self.r.rest.is_empty().then_some(None);
+            }
+            self.left -= 1;
+            let i = index(self.r.str_bytes()?)?;
+            let bit = 1u32.checked_shl(i)?;
+            if self.seen & bit != 0 {
+                return None;
+            }
+            self.seen |= bit;
+            Some(Some(i))
+        }
     }
 
     /// The index in [`FIELDS`] of a key, compared as bytes (a match is ASCII, so valid
     /// UTF-8); a `match` compiles to a length switch and word compares, no `memcmp` calls.
-    fn field(key: &[u8]) -> Option<usize> {
+    fn field(key: &[u8]) -> Option<u32> {
         Some(match key {
             b"aor" => 0,
             b"contact" => 1,
@@ -471,6 +472,16 @@ pub(super) mod wire {
             std::str::from_utf8(self.str_bytes()?).ok()
         }
 
+        /// `None` for a nil, else a str as [`Rd::str`] reads it.
+        fn nil_or_str(&mut self) -> Option<Option<&'b str>> {
+            if self.rest.first() == Some(&0xc0) {
+                self.byte()?;
+                Some(None)
+            } else {
+                self.str().map(Some)
+            }
+        }
+
         /// An unsigned integer of any width (signed forms are left to rmp_serde).
         fn uint(&mut self) -> Option<u64> {
             Some(match self.byte()? {
@@ -490,7 +501,7 @@ pub(super) mod wire {
 
         #[test]
         fn field_indexes_match_the_names() {
-            for (i, f) in FIELDS.iter().enumerate() {
+            for (i, f) in (0u32..).zip(FIELDS.iter()) {
                 assert_eq!(field(f.as_bytes()), Some(i), "{f}");
             }
             assert_eq!(field(b"other"), None);
