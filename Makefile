@@ -5,7 +5,7 @@ CARGO   ?= cargo
 CONFIG  ?= deploy/sipedge.toml
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run build test lint unit deps deps-test bench fuzz clean
+.PHONY: run build test lint unit deps deps-test bench pgo fuzz clean
 
 ## Build (release) and run sipedge with the default config (UDP 127.0.0.1:5060).
 run: build
@@ -36,6 +36,10 @@ deps-test: deps
 ## Parser micro-benchmarks against a published Rust SIP crate (by hand, not in CI).
 bench:
 	$(CARGO) bench -p sipedge-bench
+
+## Profile-guided build, target/pgo/release/sipedge (by hand, ~5 min; bench/README.md#profile-guided-build).
+pgo: deps-test
+	bench/pgo.sh
 
 ## Fuzz one target for a while (by hand): make fuzz TARGET=parse_message SECONDS=600
 TARGET  ?= parse_message
