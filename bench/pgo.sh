@@ -22,9 +22,9 @@ PROFDATA=$SYSROOT/lib/rustlib/$HOST/bin/llvm-profdata
 command -v sipp >/dev/null || { echo "pgo.sh: needs SIPp (apt-get install sip-tester)" >&2; exit 1; }
 
 rm -rf "$PGO/raw"
-mkdir -p "$PGO/raw/run"
+mkdir -p "$PGO/raw/build" "$PGO/raw/run"
 echo "== instrumented build" >&2
-(cd "$REPO" && CARGO_TARGET_DIR=$PGO/gen RUSTFLAGS="-Cprofile-generate=$PGO/raw/run" \
+(cd "$REPO" && CARGO_TARGET_DIR=$PGO/gen RUSTFLAGS="-Cprofile-generate=$PGO/raw/build" \
     cargo build --release --bin sipedge)
 
 # %m merges the profiles of every process of one binary into one file under a lock: the
