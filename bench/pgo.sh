@@ -22,6 +22,8 @@ PROFDATA=$SYSROOT/lib/rustlib/$HOST/bin/llvm-profdata
 command -v sipp >/dev/null || { echo "pgo.sh: needs SIPp (apt-get install sip-tester)" >&2; exit 1; }
 
 rm -rf "$PGO/raw"
+# Two directories: the instrumented build scripts run during the build and write their own
+# profiles to the build-time default (raw/build); only sipedge's (raw/run) are merged.
 mkdir -p "$PGO/raw/build" "$PGO/raw/run"
 echo "== instrumented build" >&2
 (cd "$REPO" && CARGO_TARGET_DIR=$PGO/gen RUSTFLAGS="-Cprofile-generate=$PGO/raw/build" \
